@@ -1,0 +1,109 @@
+"""`speaker` command line. Thin: parse arguments, load settings, hand over to the module that does the
+work. Heavy imports (numpy, TFLite, websockets) happen inside each command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from speaker import __version__
+from speaker.errors import ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="speaker", description="Room speaker: local wake word, OpenAI "
+                                "Realtime conversation, MQTT/MCP tools.")
+    p.add_argument("--version", action="version", version=f"speaker {__version__}")
+    p.add_argument("-c", "--config", action="append", type=Path, metavar="FILE",
+                   help="config file (repeatable: later files override earlier ones; default "
+                        "$SPEAKER_CONFIG, /etc/speaker/speaker.yaml or config/speaker.yaml)")
+    p.add_argument("--debug", action="store_true", help="verbose logs (never per audio frame)")
+    p.add_argument("--log-format", choices=["text", "json"], help="override logging.format")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--input", type=Path, help="read microphone audio from this WAV/raw file or FIFO")
+    run.add_argument("--output", type=Path, help="write speaker audio to this WAV/raw file or FIFO")
+
+    demo = sub.add_parser("demo", help="the whole pipeline offline on bundled audio, against the emulator")
+    demo.add_argument("--input", type=Path, help="a 16 kHz WAV to use instead of the bundled one")
+    demo.add_argument("--output", type=Path, default=Path("out/demo-reply.wav"),
+                      help="where the reply audio is written (default out/demo-reply.wav)")
+    demo.add_argument("--live", action="store_true",
+                      help="talk to the real Realtime API (needs OPENAI_API_KEY; costs money)")
+    demo.add_argument("--fast", action="store_true", help="do not pace the input in real time")
+
+    check = sub.add_parser("check", help="validate config, show the session and tools, reach MQTT/MCP")
+    check.add_argument("--offline", action="store_true",
+                       help="only validate (do not open devices, broker, MCP servers or the endpoint)")
+    check.add_argument("--json", action="store_true", help="print the effective config as JSON")
+
+    sub.add_parser("devices", help="list audio input and output devices")
+
+    wt = sub.add_parser("wake-test", help="print each wake detection in a WAV as a JSON line")
+    wt.add_argument("file", type=Path, help="a 16 kHz mono 16-bit WAV (other rates are resampled)")
+    wt.add_argument("--engine", choices=["openwakeword", "microwakeword"],
+                    help="override wake.engine")
+    wt.add_argument("--model", action="append", help="override wake.models (repeatable)")
+    wt.add_argument("--threshold", type=float, help="override every model's threshold")
+
+    bench = sub.add_parser("bench", help="measure CPU cost of the always-on front end")
+    bench.add_argument("--minutes", type=float, default=10.0, help="minutes of audio (default 10)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"speaker: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from speaker.logs import setup_logging
+
+    command: str = args.command
+    if command == "devices":
+        from speaker.audio.devices import print_devices
+
+        return print_devices()
+    if command == "bench":
+        from speaker.bench import main as bench_main
+
+        return bench_main(minutes=args.minutes)
+    if command == "demo":
+        from speaker.demo import run_demo
+
+        setup_logging("DEBUG" if args.debug else "WARNING", args.log_format or "text")
+        return run_demo(args)
+
+    from speaker.config import load_settings
+
+    loaded = load_settings(args.config)
+    level = "DEBUG" if args.debug else loaded.settings.logging.level
+    setup_logging(level, args.log_format or loaded.settings.logging.format)
+    if command == "wake-test":
+        from speaker.wake.cli import wake_test
+
+        return wake_test(loaded, args)
+    if command == "check":
+        from speaker.check import run_check
+
+        return run_check(loaded, args)
+    if command == "run":
+        import asyncio
+
+        from speaker.app import run_daemon
+
+        return asyncio.run(run_daemon(loaded, input_file=args.input, output_file=args.output))
+    raise AssertionError(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

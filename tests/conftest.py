@@ -1,0 +1,3 @@
+"""Shared fixtures: a real Mosquitto broker, a private PulseAudio server."""
+
+pytest_plugins = ["tests.helpers.broker", "tests.helpers.pulse"]
