@@ -33,5 +33,4 @@ def setup_logging(level: str, fmt: str = "text") -> None:
     root.setLevel(level)
     # third-party chatter stays at WARNING even with --debug: never per-frame or per-packet lines
     for noisy in ("websockets", "asyncio", "mcp", "httpx", "httpcore", "aiomqtt"):
-        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING)
-                                          if isinstance(logging.getLevelName(level), int) else logging.WARNING)
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -204,7 +204,7 @@ def _function_call(response_id: str, item: dict[str, Any]) -> FunctionCall:
                         arguments=str(item.get("arguments") or ""))
 
 
-def parse_server_event(ev: dict[str, Any]) -> RealtimeEvent:  # noqa: PLR0911 - one branch per event type
+def parse_server_event(ev: dict[str, Any]) -> RealtimeEvent:
     """Turn one decoded JSON server event into a typed event. Raises ProtocolError on malformed
     events of a type we act on; unknown types become ``Other``."""
     kind = ev.get("type")
