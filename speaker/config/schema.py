@@ -224,6 +224,9 @@ def _default_prices() -> dict[str, Prices]:
     return {"gpt-realtime-2.1": full, "gpt-realtime-2": full, "gpt-realtime-2.1-mini": mini}
 
 
+_AUDIO_ONLY: tuple[Literal["audio", "text"], ...] = ("audio",)
+
+
 class RealtimeSettings(Section):
     url: str = "wss://api.openai.com/v1/realtime"
     """Endpoint. Azure GA: wss://<resource>.openai.azure.com/openai/v1/realtime"""
@@ -238,7 +241,7 @@ class RealtimeSettings(Section):
     )
     voice: str = "marin"
     speed: float = Field(default=1.0, ge=0.25, le=1.5)
-    output_modalities: list[Literal["audio", "text"]] = Field(default_factory=lambda: ["audio"])
+    output_modalities: list[Literal["audio", "text"]] = Field(default_factory=lambda: list(_AUDIO_ONLY))
     noise_reduction: Literal["far_field", "near_field"] | None = "far_field"
     transcription: TranscriptionSettings | None = None
     turn_detection: TurnDetection = LocalTurnSettings()
@@ -373,11 +376,14 @@ class McpSettings(Section):
 # --------------------------------------------------------------------------- tools, logging, root
 
 
+BuiltinTool = Literal["time", "end_conversation", "volume", "timers"]
+_ALL_BUILTINS: tuple[BuiltinTool, ...] = ("time", "end_conversation", "volume", "timers")
+
+
 class ToolsSettings(Section):
     packs: list[str] = Field(default_factory=list)
     """Tool pack files or globs, relative to the config file (e.g. '../tools/zigbee2mqtt.yaml')."""
-    builtin: list[Literal["time", "end_conversation", "volume", "timers"]] = Field(
-        default_factory=lambda: ["time", "end_conversation", "volume", "timers"])
+    builtin: list[BuiltinTool] = Field(default_factory=lambda: list(_ALL_BUILTINS))
     timeout_s: float = Field(default=8.0, gt=0, le=120)
     """A tool call that takes longer is answered with a timeout error."""
 

@@ -1,0 +1,139 @@
+"""Which microphone audio of a turn leaves the house.
+
+A turn starts at the wake word (or at speech onset in a follow-up) with a short pre-roll. Audio is
+held back while the session connects and sent the moment it is ready. While the user speaks, audio
+flows with a delay of ``hold_ms`` (the VAD's hangover), so that when the VAD decides the speech has
+ended, the trailing silence it waited through has not been sent yet: only ``tail_ms`` of it goes up.
+Before the user starts speaking, only the last ``pad_ms`` are kept. The result: what is billed is the
+speech plus a little padding, never the minutes before the wake word or the silence after.
+
+Sans-I/O: it takes frames and returns bytes to send.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from speaker.audio.format import MIC, AudioFormat
+
+
+class Uplink:
+    def __init__(self, *, pad_ms: int, hold_ms: int, tail_ms: int, fmt: AudioFormat = MIC) -> None:
+        self._fmt = fmt
+        self._pad_s = pad_ms / 1000
+        self._hold_s = hold_ms / 1000
+        self._tail_s = tail_ms / 1000
+        self._held: deque[tuple[float, bytes]] = deque()  # (end time, pcm)
+        self._ready = False
+        self._active = False
+        self._speaking = False
+        self._spoke = False
+        self.sent_bytes = 0
+
+    @property
+    def active(self) -> bool:
+        return self._active
+
+    @property
+    def speaking(self) -> bool:
+        return self._speaking
+
+    @property
+    def spoke(self) -> bool:
+        """Speech was heard in this turn."""
+        return self._spoke
+
+    @property
+    def sent_seconds(self) -> float:
+        return self.sent_bytes / self._fmt.bytes_per_second
+
+    def begin(self, preroll: bytes, t: float, *, ready: bool, speaking: bool = False) -> bytes:
+        """Start a turn whose pre-roll ends at stream time ``t``. Returns audio to send now."""
+        self._held.clear()
+        self._active = True
+        self._ready = ready
+        self._speaking = speaking
+        self._spoke = speaking
+        if preroll:
+            self._held.append((t, preroll))
+        return self._flush_all() if ready else b""
+
+    def ready(self) -> bytes:
+        """The session is open: everything held so far goes up at once."""
+        self._ready = True
+        return self._flush_all() if self._active else b""
+
+    def feed(self, pcm: bytes, t: float) -> bytes:
+        """A microphone frame ending at ``t``. Returns what to send now."""
+        if not self._active:
+            return b""
+        self._held.append((t, pcm))
+        if not self._ready:
+            return b""
+        if self._speaking:
+            return self._release_ending_by(t - self._hold_s)
+        # before speech (or between utterances): keep only the padding
+        self._trim_to(t - self._pad_s)
+        return b""
+
+    def speech_started(self, t: float) -> bytes:
+        """Speech began at ``t``: drop held audio older than the pad before it."""
+        if not self._active:
+            return b""
+        self._speaking = True
+        self._spoke = True
+        self._trim_to(t - self._pad_s)
+        return b""
+
+    def speech_ended(self, t: float) -> bytes:
+        """Speech ended at ``t`` (the last voiced frame). Sends up to ``t + tail`` and drops the rest."""
+        if not self._active:
+            return b""
+        self._speaking = False
+        cut = t + self._tail_s
+        if not self._ready:
+            # keep the audio for when the session is ready, but not the silence after the tail
+            kept = [(end, pcm) for end, pcm in self._held if end - self._duration(pcm) < cut]
+            self._held = deque(kept)
+            return b""
+        out = self._release_starting_before(cut)
+        self._held.clear()
+        return out
+
+    def end(self) -> None:
+        """The turn is over: nothing more is sent until the next ``begin``."""
+        self._active = False
+        self._speaking = False
+        self._held.clear()
+
+    # ------------------------------------------------------------------ internals
+
+    def _duration(self, pcm: bytes) -> float:
+        return len(pcm) / self._fmt.bytes_per_second
+
+    def _trim_to(self, start: float) -> None:
+        """Drop held frames that end before ``start``."""
+        while self._held and self._held[0][0] <= start:
+            self._held.popleft()
+
+    def _release_ending_by(self, limit: float) -> bytes:
+        """Send held frames that end at or before ``limit`` (the delay line while speaking)."""
+        out = bytearray()
+        while self._held and self._held[0][0] <= limit:
+            out += self._held.popleft()[1]
+        self.sent_bytes += len(out)
+        return bytes(out)
+
+    def _release_starting_before(self, limit: float) -> bytes:
+        """Send held frames that begin before ``limit`` (the tail after speech)."""
+        out = bytearray()
+        while self._held and self._held[0][0] - self._duration(self._held[0][1]) < limit:
+            out += self._held.popleft()[1]
+        self.sent_bytes += len(out)
+        return bytes(out)
+
+    def _flush_all(self) -> bytes:
+        out = b"".join(pcm for _, pcm in self._held)
+        self._held.clear()
+        self.sent_bytes += len(out)
+        return out
