@@ -7,7 +7,10 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from speaker.realtime.classify import FailureKind
 
 # wire type tags (GA names)
 SESSION_CREATED = "session.created"
@@ -55,6 +58,15 @@ class ServerError:
     message: str
     event_id: str | None = None
     """The client event that caused it, if the server said."""
+    param: str | None = None
+
+    @property
+    def kind(self) -> FailureKind:
+        """What this error means: fatal, retryable, session_expired, benign or request_error
+        (see ``speaker.realtime.classify``)."""
+        from speaker.realtime.classify import error_kind  # classify needs no events: no import cycle
+
+        return error_kind(self.code, self.type)
 
 
 @dataclass(frozen=True)
@@ -141,6 +153,21 @@ class ServerSpeechStopped:
 
 
 @dataclass(frozen=True)
+class InputCommitted:
+    """The input buffer became a user item (after our commit, or server VAD's)."""
+
+    item_id: str
+
+
+@dataclass(frozen=True)
+class ItemTruncated:
+    """The server cut an assistant item at what was really played (answer to our truncate)."""
+
+    item_id: str
+    audio_end_ms: int
+
+
+@dataclass(frozen=True)
 class InputTranscript:
     item_id: str
     transcript: str
@@ -165,7 +192,7 @@ class Other:
 RealtimeEvent = (
     SessionCreated | SessionUpdated | ServerError | ResponseCreated | AudioDelta | AudioDone
     | TranscriptDone | FunctionCall | ResponseDone | ServerSpeechStarted | ServerSpeechStopped
-    | InputTranscript | McpEvent | Other
+    | InputTranscript | InputCommitted | ItemTruncated | McpEvent | Other
 )
 
 
@@ -183,9 +210,9 @@ def _str(ev: dict[str, Any], key: str) -> str:
 def _usage(raw: Any) -> Usage:
     if not isinstance(raw, dict):
         return Usage()
-    i = raw.get("input_token_details") or {}
-    c = i.get("cached_tokens_details") or {}
-    o = raw.get("output_token_details") or {}
+    i = _dict(raw.get("input_token_details"))
+    c = _dict(i.get("cached_tokens_details"))
+    o = _dict(raw.get("output_token_details"))
 
     def n(d: Any, k: str) -> int:
         v = d.get(k) if isinstance(d, dict) else None
@@ -204,12 +231,32 @@ def _function_call(response_id: str, item: dict[str, Any]) -> FunctionCall:
                         arguments=str(item.get("arguments") or ""))
 
 
-def parse_server_event(ev: dict[str, Any]) -> RealtimeEvent:
+def parse_server_event(ev: Any) -> RealtimeEvent:
     """Turn one decoded JSON server event into a typed event. Raises ProtocolError on malformed
-    events of a type we act on; unknown types become ``Other``."""
+    events of a type we act on (never another exception); unknown types become ``Other``."""
+    if not isinstance(ev, dict):
+        raise ProtocolError(f"an event must be a JSON object, not {type(ev).__name__}")
     kind = ev.get("type")
     if not isinstance(kind, str):
         raise ProtocolError("event without a 'type'")
+    try:
+        return _parse(kind, ev)
+    except ProtocolError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        # a field of the wrong JSON type (a list where an object belongs, null where a number belongs)
+        raise ProtocolError(f"{kind}: malformed ({type(exc).__name__}: {exc})") from None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _parse(kind: str, ev: dict[str, Any]) -> RealtimeEvent:
     match kind:
         case "response.output_audio.delta":
             try:
@@ -224,22 +271,21 @@ def parse_server_event(ev: dict[str, Any]) -> RealtimeEvent:
             text = ev.get("transcript") if kind.endswith("transcript.done") else ev.get("text")
             return TranscriptDone(_str(ev, "response_id"), _str(ev, "item_id"), str(text or ""))
         case "response.created":
-            resp = ev.get("response") or {}
-            return ResponseCreated(str(resp.get("id", "")))
+            return ResponseCreated(str(_dict(ev.get("response")).get("id", "")))
         case "response.done":
             resp = ev.get("response")
             if not isinstance(resp, dict):
                 raise ProtocolError("response.done without a response")
             rid = str(resp.get("id", ""))
-            details = resp.get("status_details") or {}
-            err = details.get("error") if isinstance(details, dict) else None
+            details = _dict(resp.get("status_details"))
+            err = details.get("error")
             calls = tuple(
-                _function_call(rid, item) for item in resp.get("output") or []
+                _function_call(rid, item) for item in _list(resp.get("output"))
                 if isinstance(item, dict) and item.get("type") == "function_call"
             )
             return ResponseDone(
                 response_id=rid, status=str(resp.get("status", "completed")),
-                reason=details.get("reason") if isinstance(details, dict) else None,
+                reason=details.get("reason"),
                 usage=_usage(resp.get("usage")), function_calls=calls,
                 error=(err.get("message") or err.get("code")) if isinstance(err, dict) else None,
                 metadata=resp.get("metadata") if isinstance(resp.get("metadata"), dict) else None,
@@ -252,11 +298,11 @@ def parse_server_event(ev: dict[str, Any]) -> RealtimeEvent:
         case "input_audio_buffer.speech_stopped":
             return ServerSpeechStopped(ev.get("item_id"), int(ev.get("audio_end_ms", 0)))
         case "conversation.item.input_audio_transcription.completed":
-            usage = ev.get("usage") or {}
-            seconds = float(usage.get("seconds", 0.0)) if isinstance(usage, dict) else 0.0
+            usage = _dict(ev.get("usage"))
+            seconds = float(usage.get("seconds") or 0.0) if usage.get("type", "duration") == "duration" else 0.0
             return InputTranscript(_str(ev, "item_id"), str(ev.get("transcript", "")), seconds)
         case "session.created":
-            sess = ev.get("session") or {}
+            sess = _dict(ev.get("session"))
             return SessionCreated(sess.get("id"), sess.get("model"))
         case "session.updated":
             return SessionUpdated()
@@ -264,8 +310,15 @@ def parse_server_event(ev: dict[str, Any]) -> RealtimeEvent:
             err = ev.get("error")
             if not isinstance(err, dict):
                 raise ProtocolError("error event without an error object")
-            return ServerError(str(err.get("type", "unknown")), err.get("code"),
-                               str(err.get("message", "")), err.get("event_id"))
+            code = err.get("code")
+            param = err.get("param")
+            return ServerError(str(err.get("type") or "unknown"), str(code) if code is not None else None,
+                               str(err.get("message") or ""), err.get("event_id"),
+                               str(param) if param is not None else None)
+        case "input_audio_buffer.committed":
+            return InputCommitted(_str(ev, "item_id"))
+        case "conversation.item.truncated":
+            return ItemTruncated(_str(ev, "item_id"), int(ev.get("audio_end_ms", 0)))
         case "conversation.item.done" | "response.output_item.done":
             item = ev.get("item")
             if isinstance(item, dict) and str(item.get("type", "")).startswith("mcp"):
