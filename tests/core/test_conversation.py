@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from speaker.core import actions as A
-from speaker.core.conversation import CoreConfig, Conversation, Phase
+from speaker.core.conversation import Conversation, CoreConfig, Phase
 from speaker.core.events import (
     EndAfterReply,
     MicFrame,
