@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,7 +44,7 @@ TICK_S = 0.05
 class RealtimeSession(Protocol):
     """What the runner needs of an open Realtime connection."""
 
-    def send(self, event: dict[str, Any]) -> None: ...
+    def send(self, event: Mapping[str, Any]) -> object: ...
 
     def append_audio(self, pcm24k: bytes) -> None: ...
 
@@ -171,6 +171,11 @@ class Runner:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), close_within_s)
         self.sink.clear()
+
+    def send(self, event: dict[str, Any]) -> None:
+        """Send a client event on the open session (used by the MCP approval handler)."""
+        if self._conn is not None:
+            self._conn.send(event)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         assert self._tg is not None, "runner is not running"

@@ -1,0 +1,241 @@
+"""The composition root: builds the adapters from the settings and runs them. No conversation logic
+lives here (that is ``speaker.core``), only wiring."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from speaker.audio.factory import open_sink, open_source
+from speaker.audio.ports import AudioSink, AudioSource
+from speaker.audio.resample import StreamResampler
+from speaker.config import LoadedConfig, Settings, check_secrets
+from speaker.config.schema import WakeModelSettings
+from speaker.core import actions as A
+from speaker.core.conversation import Conversation, CoreConfig
+from speaker.core.events import EndAfterReply
+from speaker.errors import ConfigError, SecretError
+from speaker.listen.frontend import FrontEnd
+from speaker.mcp.bridge import McpBridge
+from speaker.mcp.remote import McpEventHandler, session_mcp_tools
+from speaker.mqtt.connection import MqttConnection
+from speaker.realtime import events as rt
+from speaker.realtime.cost import SessionLedger
+from speaker.realtime.reconnect import open_with_retry
+from speaker.realtime.session_config import build_session
+from speaker.runner import Observer, RealtimeSession, Runner, Sounds
+from speaker.sounds import default_sounds
+from speaker.system.sdnotify import Notifier
+from speaker.system.signals import StopSignals
+from speaker.tools.base import ToolRegistry
+from speaker.tools.loader import build_tools
+from speaker.vad.segmenter import SpeechSegmenter
+from speaker.wake.factory import build_wake_engine
+
+log = logging.getLogger(__name__)
+
+
+class _Host:
+    """What the built-in tools may do to the daemon: end the conversation, change the volume."""
+
+    def __init__(self, sink: AudioSink) -> None:
+        self._sink = sink
+        self.runner: Runner | None = None
+
+    def end_conversation(self) -> None:
+        if self.runner is not None:
+            self.runner.dispatch(EndAfterReply())
+
+    def set_volume(self, percent: int) -> None:
+        self._sink.set_volume(percent)
+
+    def volume(self) -> int:
+        return self._sink.volume
+
+
+class LedgerObserver:
+    """Keeps one cost ledger per session and logs a one-line summary when it ends."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.ledger: SessionLedger | None = None
+        self.last_summary: str | None = None
+        self.sessions: list[SessionLedger] = []
+
+    def action(self, action: A.Action, now: float) -> None:
+        match action:
+            case A.OpenSession():
+                self.ledger = SessionLedger.for_settings(self._settings.realtime)
+                self.sessions.append(self.ledger)
+            case A.AppendAudio(pcm=pcm) if self.ledger is not None:
+                self.ledger.add_audio_sent(len(pcm) / 32000)
+            case A.SetState(state=state) if state in ("idle", "error", "muted") and self.ledger is not None:
+                self.ledger.close()
+                self.last_summary = self.ledger.summary_line()
+                log.info("%s", self.last_summary)
+                self.ledger = None
+            case _:
+                pass
+
+    def server_event(self, session: int, event: rt.RealtimeEvent, now: float) -> None:
+        if self.ledger is None:
+            return
+        match event:
+            case rt.ResponseDone():
+                turn = self.ledger.record(event)
+                log.info("reply %s %s: %d tokens, $%.4f", event.response_id, event.status,
+                         event.usage.total, turn.cost)
+            case rt.InputTranscript(seconds=seconds):
+                self.ledger.add_transcription(seconds)
+            case _:
+                pass
+
+
+class McpObserver:
+    """Answers MCP approval requests per the YAML policy and logs MCP list/call outcomes."""
+
+    def __init__(self, handler: McpEventHandler) -> None:
+        self._handler = handler
+        self.runner: Runner | None = None
+
+    def action(self, action: A.Action, now: float) -> None:
+        pass
+
+    def server_event(self, session: int, event: rt.RealtimeEvent, now: float) -> None:
+        if isinstance(event, rt.McpEvent) and self.runner is not None:
+            reply = self._handler.handle(event)
+            if reply is not None:
+                self.runner.send(reply)
+
+
+class StatusObserver:
+    """Mirrors the visible state into systemd's STATUS= line."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+
+    def action(self, action: A.Action, now: float) -> None:
+        if isinstance(action, A.SetState):
+            self._notifier.status({"idle": "listening for the wake word", "listening": "in conversation: listening",
+                                   "thinking": "in conversation: thinking", "speaking": "in conversation: speaking",
+                                   "error": "error: conversations unavailable (see the log)",
+                                   "muted": "muted"}.get(action.state, action.state))
+
+    def server_event(self, session: int, event: rt.RealtimeEvent, now: float) -> None:
+        pass
+
+
+@dataclass
+class Speaker:
+    """Everything assembled: call ``runner.run(source)``."""
+
+    runner: Runner
+    source: AudioSource
+    sink: AudioSink
+    tools: ToolRegistry
+    mqtt: MqttConnection | None
+    ledgers: LedgerObserver
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _wake_model(settings: Settings, name: str | None) -> WakeModelSettings | None:
+    for model in settings.wake.models:
+        if model.display_name == name:
+            return model
+    return None
+
+
+@contextlib.asynccontextmanager
+async def assemble(
+    loaded: LoadedConfig,
+    *,
+    api_key: str,
+    input_file: Path | None = None,
+    output_file: Path | None = None,
+    source: AudioSource | None = None,
+    sink: AudioSink | None = None,
+    observers: Sequence[Observer] = (),
+    notifier: Notifier | None = None,
+) -> AsyncIterator[Speaker]:
+    """Build every part from the settings; on exit close them in reverse order (MQTT publishes
+    'offline', MCP bridges disconnect, audio devices are released)."""
+    s = loaded.settings
+    async with contextlib.AsyncExitStack() as stack:
+        if sink is None:
+            sink = await stack.enter_async_context(open_sink(s.audio.output, file=output_file))
+        assert sink is not None
+        mqtt: MqttConnection | None = None
+        if s.mqtt.enabled:
+            mqtt = await stack.enter_async_context(MqttConnection(s.mqtt))
+        bridge: McpBridge | None = None
+        if s.mcp.bridged:
+            bridge = await stack.enter_async_context(McpBridge(s.mcp))
+        host = _Host(sink)
+        tools = build_tools(s, loaded.base_dir, mqtt, host)
+        engine = build_wake_engine(s.wake, loaded.base_dir)
+        stack.callback(engine.close)
+        frontend = FrontEnd(engine, SpeechSegmenter(s.vad), s.audio.preroll_ms)
+        core = Conversation(CoreConfig.from_settings(s), sink)
+        remote_mcp = session_mcp_tools(s.mcp)
+
+        async def connect(session: int, wake_model: str | None) -> RealtimeSession:
+            if bridge is not None:
+                tools.remove_prefix("mcp:")  # refreshed per session: servers come and go
+                for tool in bridge.tools():
+                    if tool.spec.name not in tools:
+                        tools.add(tool)
+            model = _wake_model(s, wake_model)
+            cfg = build_session(s.realtime, tools=tools.specs(), mcp_tools=remote_mcp,
+                                voice=model.voice if model else None,
+                                extra_instructions=model.instructions if model else None)
+            return await open_with_retry(s.realtime, api_key, session=cfg, attempts=2)
+
+        ledgers = LedgerObserver(s)
+        mcp_observer = McpObserver(McpEventHandler(s.mcp))
+        all_observers: list[Observer] = [ledgers, mcp_observer, *observers]
+        if notifier is not None:
+            all_observers.append(StatusObserver(notifier))
+        runner = Runner(
+            core, frontend, sink, connect, tools,
+            make_resampler=lambda: StreamResampler(16000, 24000),
+            preroll_ms=s.vad.pad_ms,
+            sounds=Sounds(default_sounds()),
+            observers=all_observers,
+            watchdog=notifier.watchdog if notifier is not None else None,
+            watchdog_interval_s=notifier.watchdog_interval() if notifier is not None else None,
+        )
+        host.runner = runner
+        mcp_observer.runner = runner
+        if source is None:
+            source = open_source(s.audio.input, file=input_file)
+        yield Speaker(runner=runner, source=source, sink=sink, tools=tools, mqtt=mqtt, ledgers=ledgers)
+
+
+async def run_daemon(loaded: LoadedConfig, *, input_file: Path | None = None,
+                     output_file: Path | None = None) -> int:
+    """`speaker run`: until SIGTERM/SIGINT (graceful), or until a file input ends."""
+    try:
+        check_secrets(loaded)
+        api_key = loaded.settings.realtime.api_key.reveal()
+    except (SecretError, ConfigError) as exc:
+        log.error("%s", exc)
+        return 2
+    notifier = Notifier.from_environ()
+    with StopSignals(on_stop=lambda sig: notifier.stopping("stopping"), grace_s=4.5) as signals:
+        async with assemble(loaded, api_key=api_key, input_file=input_file, output_file=output_file,
+                            notifier=notifier) as speaker:
+            if speaker.mqtt is not None:
+                await speaker.mqtt.wait_connected(3.0)  # READY does not wait for a broker that is down
+            notifier.ready("listening for the wake word")
+            log.info("listening for %s", ", ".join(m.display_name for m in loaded.settings.wake.models))
+            await speaker.runner.run(speaker.source, stop=signals.stop_requested)
+        notifier.stopping("stopped")
+    return 0
+
+
+__all__ = ["Speaker", "assemble", "asyncio", "run_daemon"]
