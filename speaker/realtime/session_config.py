@@ -46,13 +46,17 @@ def build_session(settings: RealtimeSettings, *, tools: Sequence[ToolSpec], mcp_
     if extra_instructions and extra_instructions.strip():
         instructions = f"{instructions.rstrip()}\n\n{extra_instructions.strip()}"
 
-    input_cfg: dict[str, Any] = {
-        "format": dict(PCM_24K),
-        # explicit null switches it off; omitting it would keep whatever the session had
-        "noise_reduction": {"type": settings.noise_reduction} if settings.noise_reduction else None,
-        "transcription": _transcription(settings),
-        "turn_detection": turn_detection(settings),
-    }
+    input_cfg: dict[str, Any] = {"format": dict(PCM_24K)}
+    # Noise reduction and transcription are off in a new session, and this update is the first one on a
+    # fresh connection, so "off" is written by leaving the key out. (The SDK docstring allows null, but its
+    # param types do not, and the strict validator follows the types.)
+    if settings.noise_reduction is not None:
+        input_cfg["noise_reduction"] = {"type": settings.noise_reduction}
+    transcription = _transcription(settings)
+    if transcription is not None:
+        input_cfg["transcription"] = transcription
+    # turn_detection is on (server_vad) in a new session: null is needed to switch it off
+    input_cfg["turn_detection"] = turn_detection(settings)
     session: dict[str, Any] = {
         "type": "realtime",
         "model": settings.model,
