@@ -67,9 +67,9 @@ USAGE = {"total_tokens": 253, "input_tokens": 132, "output_tokens": 121,
 
 
 async def test_openai_handshake_sends_bearer_and_no_beta_header() -> None:
-    async with asyncio.timeout(LIMIT), FakeRealtime() as server:
-        async with await connect_realtime(settings_for(server.url), KEY) as conn:
-            assert conn.session_id == "sess_fake"
+    async with (asyncio.timeout(LIMIT), FakeRealtime() as server,
+                await connect_realtime(settings_for(server.url), KEY) as conn):
+        assert conn.session_id == "sess_fake"
         request = server.requests[0]
         assert request.path == "/v1/realtime?model=gpt-realtime-2.1"
         assert request.headers["Authorization"] == f"Bearer {KEY}"
@@ -127,11 +127,11 @@ async def test_writer_preserves_order_and_assigns_unique_event_ids() -> None:
 
 
 async def test_append_audio_refuses_half_samples() -> None:
-    async with asyncio.timeout(LIMIT), FakeRealtime() as server:
-        async with await connect_realtime(settings_for(server.url), KEY) as conn:
-            with pytest.raises(ValueError, match="even"):
-                conn.append_audio(b"\x00\x01\x02")
-            conn.append_audio(b"")  # nothing to send
+    async with (asyncio.timeout(LIMIT), FakeRealtime() as server,
+                await connect_realtime(settings_for(server.url), KEY) as conn):
+        with pytest.raises(ValueError, match="even"):
+            conn.append_audio(b"\x00\x01\x02")
+        conn.append_audio(b"")  # nothing to send
         assert server.received == []
 
 
@@ -152,9 +152,9 @@ async def test_events_are_typed_unknown_and_malformed_are_skipped(caplog: pytest
         await ws.close(1011, "boom")
 
     caplog.set_level(logging.DEBUG, logger="speaker.realtime")
-    async with asyncio.timeout(LIMIT), FakeRealtime(script) as server:
-        async with await connect_realtime(settings_for(server.url), KEY) as conn:
-            events, end = await collect(conn)
+    async with (asyncio.timeout(LIMIT), FakeRealtime(script) as server,
+                await connect_realtime(settings_for(server.url), KEY) as conn):
+        events, end = await collect(conn)
     assert [type(e) for e in events] == [SessionCreated, ResponseCreated, AudioDelta, ResponseDone]
     delta = events[2]
     assert isinstance(delta, AudioDelta) and delta.pcm == b"\x01\x02" and delta.item_id == "it_1"
@@ -191,11 +191,11 @@ async def test_close_4000_after_open_is_fatal() -> None:
             "message": "The Realtime Beta API is no longer supported.", "param": None}))
         await ws.close(4000, "invalid_request_error.beta_api_shape_disabled")
 
-    async with asyncio.timeout(LIMIT), FakeRealtime(script) as server:
-        async with await connect_realtime(settings_for(server.url), KEY) as conn:
-            events, end = await collect(conn)
-            with pytest.raises(RealtimeFailure):
-                conn.send({"type": "response.create"})  # the failure that ended it
+    async with (asyncio.timeout(LIMIT), FakeRealtime(script) as server,
+                await connect_realtime(settings_for(server.url), KEY) as conn):
+        events, end = await collect(conn)
+        with pytest.raises(RealtimeFailure):
+            conn.send({"type": "response.create"})  # the failure that ended it
     assert [type(e) for e in events] == [SessionCreated, ServerError]
     assert isinstance(events[1], ServerError) and events[1].kind is FailureKind.FATAL
     assert isinstance(end, RealtimeFailure)
@@ -207,9 +207,9 @@ async def test_bare_close_4000_is_fatal_even_without_an_error_event() -> None:
         await ws.send(session_created())
         await ws.close(4000, "")
 
-    async with asyncio.timeout(LIMIT), FakeRealtime(script) as server:
-        async with await connect_realtime(settings_for(server.url), KEY) as conn:
-            _, end = await collect(conn)
+    async with (asyncio.timeout(LIMIT), FakeRealtime(script) as server,
+                await connect_realtime(settings_for(server.url), KEY) as conn):
+        _, end = await collect(conn)
     assert isinstance(end, RealtimeFailure) and end.kind is FailureKind.FATAL and end.code == "4000"
 
 
@@ -221,9 +221,9 @@ async def test_session_expired_ends_the_connection_with_its_own_kind() -> None:
             "message": "Your session hit the maximum duration of 60 minutes."}))
         await server.record(ws)  # the client closes first
 
-    async with asyncio.timeout(LIMIT), FakeRealtime(script) as server:
-        async with await connect_realtime(settings_for(server.url), KEY) as conn:
-            events, end = await collect(conn)
+    async with (asyncio.timeout(LIMIT), FakeRealtime(script) as server,
+                await connect_realtime(settings_for(server.url), KEY) as conn):
+        events, end = await collect(conn)
     assert isinstance(events[-1], ServerError) and events[-1].code == "session_expired"
     assert isinstance(end, RealtimeFailure)
     assert end.kind is FailureKind.SESSION_EXPIRED and end.code == "session_expired" and not end.retryable
@@ -240,14 +240,14 @@ async def test_benign_and_request_errors_keep_the_session_open() -> None:
         await ws.send(ev(type="response.created", event_id="e3", response={"id": "resp_9"}))
         await server.record(ws)
 
-    async with asyncio.timeout(LIMIT), FakeRealtime(script) as server:
-        async with await connect_realtime(settings_for(server.url), KEY) as conn:
-            got: list[RealtimeEvent] = []
-            async for event in conn.events():
-                got.append(event)
-                if isinstance(event, ResponseCreated):
-                    break
-            assert not conn.closed
+    async with (asyncio.timeout(LIMIT), FakeRealtime(script) as server,
+                await connect_realtime(settings_for(server.url), KEY) as conn):
+        got: list[RealtimeEvent] = []
+        async for event in conn.events():
+            got.append(event)
+            if isinstance(event, ResponseCreated):
+                break
+        assert not conn.closed
     kinds = [e.kind for e in got if isinstance(e, ServerError)]
     assert kinds == [FailureKind.BENIGN, FailureKind.REQUEST_ERROR]
     assert isinstance(got[2], ServerError) and got[2].event_id == "spk_1"
@@ -259,9 +259,9 @@ async def test_dropped_tcp_connection_is_retryable() -> None:
         await asyncio.sleep(0.05)
         ws.transport.abort()
 
-    async with asyncio.timeout(LIMIT), FakeRealtime(script) as server:
-        async with await connect_realtime(settings_for(server.url), KEY) as conn:
-            _, end = await collect(conn)
+    async with (asyncio.timeout(LIMIT), FakeRealtime(script) as server,
+                await connect_realtime(settings_for(server.url), KEY) as conn):
+        _, end = await collect(conn)
     assert isinstance(end, RealtimeFailure) and end.retryable and end.code == "1006"
 
 
@@ -272,11 +272,10 @@ async def test_a_stuck_consumer_ends_the_connection_instead_of_dropping_events()
             await ws.send(ev(type="response.created", event_id=f"e{i}", response={"id": f"resp_{i}"}))
         await server.record(ws)
 
-    async with asyncio.timeout(LIMIT), FakeRealtime(script) as server:
-        async with await connect_realtime(settings_for(server.url), KEY, event_queue_size=3,
-                                          stall_timeout_s=0.2) as conn:
-            await asyncio.sleep(0.5)  # nobody reads
-            events, end = await collect(conn)
+    async with (asyncio.timeout(LIMIT), FakeRealtime(script) as server,
+                await connect_realtime(settings_for(server.url), KEY, event_queue_size=3, stall_timeout_s=0.2) as conn):
+        await asyncio.sleep(0.5)  # nobody reads
+        events, end = await collect(conn)
     assert len(events) == 3  # what fitted; nothing after it was silently skipped
     assert isinstance(end, RealtimeFailure) and end.code == "consumer_stalled"
 
@@ -326,9 +325,9 @@ async def test_the_key_is_never_logged_on_a_working_connection(caplog: pytest.Lo
     caplog.set_level(logging.DEBUG)
     logging.getLogger("websockets").setLevel(logging.DEBUG)  # the app pins it at WARNING; try the worst case
     try:
-        async with asyncio.timeout(LIMIT), FakeRealtime() as server:
-            async with await connect_realtime(settings_for(server.url), KEY) as conn:
-                conn.send({"type": "response.create"})
+        async with (asyncio.timeout(LIMIT), FakeRealtime() as server,
+                    await connect_realtime(settings_for(server.url), KEY) as conn):
+            conn.send({"type": "response.create"})
     finally:
         logging.getLogger("websockets").setLevel(logging.NOTSET)
     assert "Authorization: Bearer ***" in client_log(caplog)  # websockets did dump the request headers…
