@@ -185,7 +185,9 @@ async def assemble(
 
         async def connect(session: int, wake_model: str | None) -> RealtimeSession:
             if bridge is not None:
-                tools.remove_prefix("mcp:")  # refreshed per session: servers come and go
+                # refreshed per session: bridged servers come and go
+                for server in s.mcp.bridged:
+                    tools.remove_prefix(f"{server.label}__")
                 for tool in bridge.tools():
                     if tool.spec.name not in tools:
                         tools.add(tool)

@@ -104,7 +104,6 @@ async def _check(loaded: LoadedConfig, *, offline: bool, out: TextIO) -> int:
 
 
 async def _tools(loaded: LoadedConfig, report: Report, *, offline: bool) -> list[str]:
-    from speaker.mcp.remote import session_mcp_tools
     from speaker.tools.loader import build_tools
 
     s = loaded.settings
@@ -125,8 +124,9 @@ async def _tools(loaded: LoadedConfig, report: Report, *, offline: bool) -> list
         lines.append(f"  local   {spec.name}: {spec.description.splitlines()[0] if spec.description else ''}")
         lines.append(f"          parameters {json.dumps(spec.parameters)}")
     report.add("tools", "OK", f"{len(registry)} local tool(s) from {len(s.tools.packs)} pack(s)")
-    for tool in session_mcp_tools(s.mcp, reveal=False):
-        lines.append(f"  remote  {tool['server_label']} (MCP, run by the service): {tool.get('server_url')}")
+    for server in s.mcp.remote:
+        lines.append(f"  remote  {server.label} (MCP, run by the service): {server.url}"
+                     + (f" allowed {server.allowed_tools}" if server.allowed_tools else ""))
     if s.mcp.bridged:
         if offline:
             report.add("mcp bridge", "SKIP", "--offline")
