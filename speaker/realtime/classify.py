@@ -158,7 +158,8 @@ def from_exception(exc: BaseException) -> RealtimeFailure:
         return exc
     if isinstance(exc, ssl.SSLCertVerificationError):
         # a Pi without a real-time clock can fail here until NTP syncs; still not something to loop on
-        return RealtimeFailure(f"TLS certificate check failed: {exc.verify_message}", kind=FailureKind.FATAL,
+        detail = getattr(exc, "verify_message", None) or exc.strerror or str(exc)
+        return RealtimeFailure(f"TLS certificate check failed: {detail}", kind=FailureKind.FATAL,
                                code="tls_certificate")
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return RealtimeFailure("Realtime endpoint did not answer in time", kind=FailureKind.RETRYABLE,
