@@ -33,7 +33,6 @@ def _parser() -> argparse.ArgumentParser:
                       help="where the reply audio is written (default out/demo-reply.wav)")
     demo.add_argument("--live", action="store_true",
                       help="talk to the real Realtime API (needs OPENAI_API_KEY; costs money)")
-    demo.add_argument("--fast", action="store_true", help="do not pace the input in real time")
 
     check = sub.add_parser("check", help="validate config, show the session and tools, reach MQTT/MCP")
     check.add_argument("--offline", action="store_true",

@@ -19,7 +19,9 @@ VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse",
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # attribute docstrings become field descriptions: the README's configuration reference is generated
+    # from them (speaker.config.reference), so the docs cannot drift from the code
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 # --------------------------------------------------------------------------- audio
@@ -57,6 +59,7 @@ class AudioOutputSettings(Section):
     """Where replies and sounds are played."""
 
     device: str | int | None = None
+    """Device index or a substring of its name; null = system default."""
     file: Path | None = None
     """Write the speaker output to a WAV/raw file or FIFO instead of a device."""
     rate: int | None = Field(default=None, ge=8000, le=192000)
@@ -68,6 +71,8 @@ class AudioOutputSettings(Section):
 
 
 class AudioSettings(Section):
+    """Microphone and speaker."""
+
     input: AudioInputSettings = AudioInputSettings()
     output: AudioOutputSettings = AudioOutputSettings()
     preroll_ms: int = Field(default=1000, ge=0, le=5000)
@@ -78,6 +83,8 @@ class AudioSettings(Section):
 
 
 class WakeModelSettings(Section):
+    """One wake word."""
+
     name: str
     """A built-in model (hey_jarvis, alexa, hey_mycroft, hey_rhasspy, okay_nabu) or a path to a model file."""
     threshold: float | None = Field(default=None, gt=0, lt=1)
@@ -105,8 +112,12 @@ class WakeModelSettings(Section):
 
 
 class WakeSettings(Section):
+    """The local wake word: nothing leaves the house before it fires."""
+
     engine: Literal["openwakeword", "microwakeword"] = "openwakeword"
+    """openWakeWord (default; more models, custom .tflite) or microWakeWord (about 10x less CPU)."""
     models: list[WakeModelSettings] = Field(default_factory=lambda: [WakeModelSettings(name="hey_jarvis")])
+    """One or more wake words, listened for at once."""
     refractory_s: float = Field(default=2.0, ge=0, le=60)
     """After a detection, ignore the same model for this long."""
     threads: int = Field(default=1, ge=1, le=8)
@@ -134,9 +145,12 @@ class WakeSettings(Section):
 
 
 class VadSettings(Section):
+    """Local voice activity detection (webrtcvad): when a turn starts and ends."""
+
     aggressiveness: int = Field(default=3, ge=0, le=3)
     """webrtcvad mode. 0-1 call loud room noise speech; 2-3 suit a far-field speaker."""
     frame_ms: Literal[10, 20, 30] = 30
+    """VAD frame length."""
     start_ms: int = Field(default=90, ge=10, le=1000)
     """Voiced audio needed before speech counts as started."""
     hangover_ms: int = Field(default=600, ge=100, le=5000)
@@ -153,6 +167,8 @@ class VadSettings(Section):
 
 
 class ConversationSettings(Section):
+    """Follow-up, barge-in and when the session closes."""
+
     follow_up_s: float = Field(default=5.0, ge=0, le=60)
     """After a reply, listen this long for a follow-up without the wake word (0 disables)."""
     idle_close_s: float = Field(default=5.0, ge=0, le=300)
@@ -177,21 +193,32 @@ class ConversationSettings(Section):
 
 
 class ServerVadSettings(Section):
+    """The service's VAD ends turns (and can interrupt replies in full duplex)."""
+
     type: Literal["server_vad"] = "server_vad"
+    """Selects this variant."""
     threshold: float = Field(default=0.6, ge=0, le=1)
+    """Higher needs louder speech; a room speaker wants more than the API's 0.5."""
     prefix_padding_ms: int = Field(default=300, ge=0, le=2000)
+    """Audio kept before detected speech."""
     silence_duration_ms: int = Field(default=500, ge=100, le=5000)
+    """Silence that ends the turn."""
 
 
 class SemanticVadSettings(Section):
+    """The service's semantic VAD: waits for the sentence to sound finished."""
+
     type: Literal["semantic_vad"] = "semantic_vad"
+    """Selects this variant."""
     eagerness: Literal["low", "medium", "high", "auto"] = "auto"
+    """How quickly it answers (low waits up to 8 s, high 2 s)."""
 
 
 class LocalTurnSettings(Section):
     """Our own webrtcvad ends the turn: commit + response.create, server turn detection off."""
 
     type: Literal["local"] = "local"
+    """Our VAD (the vad section) decides; cheapest and the default."""
 
 
 TurnDetection = Annotated[LocalTurnSettings | ServerVadSettings | SemanticVadSettings,
@@ -199,9 +226,14 @@ TurnDetection = Annotated[LocalTurnSettings | ServerVadSettings | SemanticVadSet
 
 
 class TranscriptionSettings(Section):
+    """Transcribe what the user said (billed separately; shown in logs and MQTT events)."""
+
     model: str = "gpt-transcribe"
+    """Transcription model (whisper-1 and gpt-4o-*-transcribe shut down 2027-02-26)."""
     language: str | None = None
+    """ISO-639-1 code, e.g. 'en'; improves accuracy and latency."""
     prompt: str | None = None
+    """Hint text (names, vocabulary)."""
 
 
 class Prices(Section):
@@ -228,6 +260,8 @@ _AUDIO_ONLY: tuple[Literal["audio", "text"], ...] = ("audio",)
 
 
 class RealtimeSettings(Section):
+    """The OpenAI Realtime connection (GA protocol) and the session it asks for."""
+
     url: str = "wss://api.openai.com/v1/realtime"
     """Endpoint. Azure GA: wss://<resource>.openai.azure.com/openai/v1/realtime"""
     model: str = "gpt-realtime-2.1"
@@ -235,24 +269,39 @@ class RealtimeSettings(Section):
     auth: Literal["bearer", "api-key"] = "bearer"
     """How the key is sent: 'Authorization: Bearer' (OpenAI) or 'api-key' header (Azure)."""
     api_key: Secret = Secret(env="OPENAI_API_KEY")
+    """Where the key comes from; it is never logged."""
     instructions: str = (
         "You are a smart speaker in a home. Answer in one or two short spoken sentences. "
         "Use the tools to control devices; never claim you did something a tool did not confirm."
     )
+    """System instructions for every conversation (keep them short: they are billed every turn)."""
     voice: str = "marin"
+    """alloy, ash, ballad, coral, echo, sage, shimmer, verse, marin or cedar."""
     speed: float = Field(default=1.0, ge=0.25, le=1.5)
+    """Speaking speed."""
     output_modalities: list[Literal["audio", "text"]] = Field(default_factory=lambda: list(_AUDIO_ONLY))
+    """['audio'] (spoken replies) or ['text']."""
     noise_reduction: Literal["far_field", "near_field"] | None = "far_field"
+    """Server-side noise reduction: far_field suits a room speaker; null turns it off."""
     transcription: TranscriptionSettings | None = None
+    """Input transcription; null = off."""
     turn_detection: TurnDetection = LocalTurnSettings()
+    """Who ends the user's turn: local (our VAD), server_vad or semantic_vad."""
     tool_choice: Literal["auto", "none", "required"] = "auto"
+    """Whether the model may call tools."""
     max_output_tokens: int | Literal["inf"] = 1024
+    """Cap on one reply's tokens (1-4096 or 'inf'): bounds the cost of a runaway answer."""
     reasoning_effort: Literal["minimal", "low", "medium", "high", "xhigh"] | None = "low"
+    """For reasoning models (gpt-realtime-2*); low keeps replies quick."""
     retention_ratio: float | None = Field(default=0.8, gt=0, le=1)
     """Truncate old context at this ratio when it grows (keeps later turns cheap); null = server default."""
     post_instructions_token_limit: int | None = Field(default=8000, ge=0)
+    """Context kept after the instructions before truncation starts."""
     connect_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """Give up opening the WebSocket after this long."""
     prices: dict[str, Prices] = Field(default_factory=_default_prices)
+    """USD per 1M tokens by model (text_in, text_cached, text_out, audio_in, audio_cached, audio_out), for
+    the cost log; override when prices change."""
 
     @field_validator("voice")
     @classmethod
@@ -282,28 +331,43 @@ class RealtimeSettings(Section):
 
 
 class MqttTls(Section):
+    """TLS to the broker."""
+
     ca_file: Path | None = None
+    """CA bundle that signed the broker's certificate."""
     cert_file: Path | None = None
+    """Client certificate, for brokers that require one."""
     key_file: Path | None = None
+    """The client certificate's key."""
     insecure: bool = False
     """Skip hostname verification (self-signed brokers on the LAN)."""
 
 
 class MqttSettings(Section):
+    """The MQTT broker: device tools publish here; state and events appear here."""
+
     enabled: bool = True
+    """false: no broker at all (device tools are left out)."""
     host: str = "localhost"
+    """Broker host name or address."""
     port: int = Field(default=1883, ge=1, le=65535)
+    """Broker port (8883 is usual with TLS)."""
     username: str | None = None
+    """Broker user, if it needs one."""
     password: Secret | None = None
+    """From {env: …} or {file: …}."""
     tls: MqttTls | None = None
+    """TLS settings; null = plain TCP."""
     client_id: str | None = None
     """Defaults to 'speaker-<site_id>'."""
     keepalive_s: int = Field(default=30, ge=5, le=3600)
+    """MQTT keepalive; the last will fires after about 1.5x this."""
     base_topic: str = "speaker"
     """State, events and commands live under <base_topic>/<site_id>/…"""
     site_id: str = "default"
     """One speaker per room: the room's name, used in topics and as the device name."""
     reconnect_max_s: float = Field(default=60.0, ge=1, le=3600)
+    """Longest wait between reconnect attempts (jittered exponential backoff)."""
 
     @field_validator("base_topic", "site_id")
     @classmethod
@@ -320,11 +384,17 @@ class McpRemoteServer(Section):
     """An internet-reachable MCP server: the Realtime service calls it directly."""
 
     label: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    """Unique server label (letters, digits, _ and -)."""
     url: str
+    """https:// endpoint of the server (the cloud must reach it)."""
     description: str | None = None
+    """Tells the model what the server is for."""
     headers: dict[str, Secret] = Field(default_factory=dict)
+    """Extra HTTP headers, each value a secret reference."""
     authorization: Secret | None = None
+    """OAuth access token for the server (not together with an Authorization header)."""
     allowed_tools: list[str] | None = None
+    """Only these tools of the server; null = all."""
     require_approval: Literal["never", "always"] | list[str] = "never"
     """'never', 'always', or a list of tool names that need approval (denied for now, with a reason)."""
 
@@ -341,6 +411,7 @@ class McpBridgedServer(Section):
     """An MCP server on the LAN or a local program: we call it and expose its tools as functions."""
 
     label: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,32}$")
+    """Unique server label; prefixes its tool names."""
     url: str | None = None
     """Streamable HTTP endpoint, e.g. http://homeassistant.local:8123/mcp_server/sse"""
     token: Secret | None = None
@@ -348,9 +419,13 @@ class McpBridgedServer(Section):
     command: list[str] | None = None
     """Or a stdio server: the command and its arguments."""
     env: dict[str, str] = Field(default_factory=dict)
+    """Environment for a stdio server."""
     allowed_tools: list[str] | None = None
+    """Only these tools of the server; null = all."""
     timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """Timeout for connecting and for each call."""
     retry_s: float = Field(default=60.0, gt=0, le=3600)
+    """How often an unreachable server is tried again."""
 
     @model_validator(mode="after")
     def _transport(self) -> McpBridgedServer:
@@ -362,8 +437,12 @@ class McpBridgedServer(Section):
 
 
 class McpSettings(Section):
+    """MCP servers: remote ones run by the service, bridged ones called by us."""
+
     remote: list[McpRemoteServer] = Field(default_factory=list)
+    """Internet-reachable servers the Realtime service calls directly."""
     bridged: list[McpBridgedServer] = Field(default_factory=list)
+    """LAN or local (stdio) servers we call; their tools become functions named <label>__<tool>."""
 
     @model_validator(mode="after")
     def _labels(self) -> McpSettings:
@@ -381,16 +460,23 @@ _ALL_BUILTINS: tuple[BuiltinTool, ...] = ("time", "end_conversation", "volume", 
 
 
 class ToolsSettings(Section):
+    """Function tools the model may call."""
+
     packs: list[str] = Field(default_factory=list)
     """Tool pack files or globs, relative to the config file (e.g. '../tools/zigbee2mqtt.yaml')."""
     builtin: list[BuiltinTool] = Field(default_factory=lambda: list(_ALL_BUILTINS))
+    """Built-in tools: local time/date, ending the conversation, speaker volume, kitchen timers."""
     timeout_s: float = Field(default=8.0, gt=0, le=120)
     """A tool call that takes longer is answered with a timeout error."""
 
 
 class LoggingSettings(Section):
+    """Logs go to stderr (journald on a Pi). Audio and secrets are never logged."""
+
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """--debug raises it to DEBUG."""
     format: Literal["text", "json"] = "text"
+    """json: one object per line."""
 
 
 class Settings(Section):
