@@ -18,7 +18,9 @@ How errors surface:
   timeouts are retryable. ``open()`` returns only after the server's ``session.created``.
 * a server ``error`` event is always delivered as :class:`~speaker.realtime.events.ServerError` (its
   ``.kind`` classifies it). Fatal ones (bad key, beta shape…) and ``session_expired`` also end the
-  connection: ``events()`` yields the ``ServerError`` and then raises the failure.
+  connection: ``events()`` yields the ``ServerError`` and then raises the failure. So does an error
+  answering the ``session.update`` given to :meth:`RealtimeConnection.open` (fatal unless the error is
+  retryable): a session running on the server's defaults would answer on its own and have no tools.
 * when the socket closes without us asking, ``events()`` yields what was already received and then raises
   a ``RealtimeFailure`` classified by the close code (1011 retryable, 4000 fatal…). After our own
   ``close()`` it simply ends.
@@ -129,6 +131,7 @@ class RealtimeConnection:
         self._closing = False
         self._end: _End | None = None
         self._error_failure: RealtimeFailure | None = None
+        self._config_event_id: str | None = None
         self._ready: asyncio.Future[SessionCreated] = asyncio.get_running_loop().create_future()
         self._audio_bytes = 0
         self.session_id: str | None = None
@@ -180,7 +183,7 @@ class RealtimeConnection:
                    stall_timeout_s=stall_timeout_s)
         try:
             if session is not None:
-                conn.send(session_update_event(session))
+                conn._config_event_id = conn.send(session_update_event(session))
             remaining = max(settings.connect_timeout_s - (loop.time() - started), 0.001)
             try:
                 async with asyncio.timeout(remaining):
@@ -338,11 +341,27 @@ class RealtimeConnection:
                 return RealtimeFailure(
                     f"the consumer of Realtime events fell {self._queue_limit} events behind for "
                     f"{self._stall_timeout_s:g} s", kind=FailureKind.FATAL, code="consumer_stalled")
-            if isinstance(event, ServerError) and event.kind in (FailureKind.FATAL, FailureKind.SESSION_EXPIRED):
-                self._error_failure = classify.from_error_event(event.code, event.type,
-                                                                classify.scrub(event.message, self._api_key))
-                await self._ws.close(1000)
-                return self._error_failure
+            if isinstance(event, ServerError):
+                self._error_failure = self._ending_failure(event)
+                if self._error_failure is not None:
+                    await self._ws.close(1000)
+                    return self._error_failure
+
+    def _ending_failure(self, event: ServerError) -> RealtimeFailure | None:
+        """The failure a server error ends the connection with, or None when the session goes on."""
+        message = classify.scrub(event.message, self._api_key)
+        if event.kind in (FailureKind.FATAL, FailureKind.SESSION_EXPIRED):
+            return classify.from_error_event(event.code, event.type, message)
+        if event.event_id is not None and event.event_id == self._config_event_id \
+                and event.kind is not FailureKind.BENIGN:
+            # running on with the server's defaults (server VAD answering on its own, no tools, the wrong
+            # voice) is worse than no conversation: end it, and say which setting was refused
+            where = f" ({event.param})" if event.param else ""
+            return RealtimeFailure(
+                f"the server refused the session configuration{where}: {event.code or event.type}: {message}",
+                kind=FailureKind.RETRYABLE if event.kind is FailureKind.RETRYABLE else FailureKind.FATAL,
+                code=event.code or "session_config_refused")
+        return None
 
     def _decode(self, raw: str | bytes) -> RealtimeEvent | None:
         if isinstance(raw, bytes):

@@ -416,3 +416,37 @@ async def test_missing_key_is_fatal_without_connecting() -> None:
         with pytest.raises(RealtimeFailure) as info:
             await connect_realtime(settings_for(server.url), "")
     assert info.value.kind is FailureKind.FATAL and server.connections == 0
+
+
+async def test_a_refused_session_configuration_ends_the_connection() -> None:
+    async def script(server: FakeRealtime, ws: ServerConnection, attempt: int) -> None:
+        await ws.send(session_created())
+        update = json.loads(await ws.recv())
+        await ws.send(ev(type="error", event_id="e1", error={
+            "type": "invalid_request_error", "code": "invalid_value", "message": "Invalid value: 'loud'.",
+            "param": "session.audio.output.voice", "event_id": update["event_id"]}))
+        await server.record(ws)
+
+    session = {"type": "realtime", "audio": {"output": {"voice": "loud"}}}
+    async with (asyncio.timeout(LIMIT), FakeRealtime(script) as server,
+                await connect_realtime(settings_for(server.url), KEY, session=session) as conn):
+        events, end = await collect(conn)
+    assert isinstance(events[-1], ServerError) and events[-1].kind is FailureKind.REQUEST_ERROR
+    assert isinstance(end, RealtimeFailure) and end.kind is FailureKind.FATAL and end.code == "invalid_value"
+    assert "session.audio.output.voice" in str(end)
+
+
+async def test_an_error_for_another_event_does_not_end_the_connection() -> None:
+    async def script(server: FakeRealtime, ws: ServerConnection, attempt: int) -> None:
+        await ws.send(session_created())
+        await ws.send(ev(type="error", event_id="e1", error={
+            "type": "invalid_request_error", "code": "invalid_value", "message": "no", "event_id": "spk_99"}))
+        await ws.send(ev(type="response.created", event_id="e2", response={"id": "resp_1"}))
+        await server.record(ws)
+
+    async with (asyncio.timeout(LIMIT), FakeRealtime(script) as server,
+                await connect_realtime(settings_for(server.url), KEY, session={"type": "realtime"}) as conn):
+        async for event in conn.events():
+            if isinstance(event, ResponseCreated):
+                break
+        assert not conn.closed
