@@ -15,7 +15,7 @@ from speaker.audio.factory import open_sink, open_source
 from speaker.audio.ports import AudioSink, AudioSource
 from speaker.audio.resample import StreamResampler
 from speaker.config import LoadedConfig, Settings, check_secrets
-from speaker.config.schema import WakeModelSettings
+from speaker.config.schema import TranscriptionSettings, WakeModelSettings
 from speaker.core import actions as A
 from speaker.core.conversation import Conversation, CoreConfig
 from speaker.core.events import EndAfterReply
@@ -183,7 +183,7 @@ async def assemble(
         core = Conversation(CoreConfig.from_settings(s), sink)
         remote_mcp = session_mcp_tools(s.mcp)
 
-        async def connect(session: int, wake_model: str | None) -> RealtimeSession:
+        async def connect(request: A.OpenSession) -> RealtimeSession:
             if bridge is not None:
                 # refreshed per session: bridged servers come and go
                 for server in s.mcp.bridged:
@@ -191,10 +191,13 @@ async def assemble(
                 for tool in bridge.tools():
                     if tool.spec.name not in tools:
                         tools.add(tool)
-            model = _wake_model(s, wake_model)
-            cfg = build_session(s.realtime, tools=tools.specs(), mcp_tools=remote_mcp,
-                                voice=model.voice if model else None,
-                                extra_instructions=model.instructions if model else None)
+            model = _wake_model(s, request.wake_model)
+            realtime = s.realtime
+            if request.transcribe and realtime.transcription is None:
+                realtime = realtime.model_copy(update={"transcription": TranscriptionSettings()})
+            extra = "\n\n".join(x for x in (model.instructions if model else None, request.instructions) if x)
+            cfg = build_session(realtime, tools=tools.specs(), mcp_tools=remote_mcp,
+                                voice=model.voice if model else None, extra_instructions=extra or None)
             return await open_with_retry(s.realtime, api_key, session=cfg, attempts=2)
 
         ledgers = LedgerObserver(s)

@@ -163,6 +163,14 @@ async def _watch_broker(port: int | None, timeline: Timeline) -> AsyncIterator[N
             await task
 
 
+def _wav_seconds(path: Path) -> float | None:
+    try:
+        with wave.open(str(path)) as w:
+            return w.getnframes() / w.getframerate()
+    except (OSError, wave.Error):
+        return None
+
+
 def run_demo(args: argparse.Namespace) -> int:
     return asyncio.run(_demo(args))
 
@@ -187,7 +195,8 @@ async def _demo(args: argparse.Namespace) -> int:
     print("room speaker demo")
     print(f"  input   {input_wav}  (real wake word and VAD)")
     with _private_broker() as port, tempfile.TemporaryDirectory(prefix="speaker-demo-") as tmp:
-        print(f"  mqtt    {'private Mosquitto on 127.0.0.1:%d' % port if port else 'mosquitto not installed: dry run'}")
+        broker = f"private Mosquitto on 127.0.0.1:{port}" if port else "mosquitto not installed: dry run"
+        print(f"  mqtt    {broker}")
         async with contextlib.AsyncExitStack() as stack:
             if live:
                 url = "wss://api.openai.com/v1/realtime"
@@ -217,9 +226,8 @@ async def _demo(args: argparse.Namespace) -> int:
     print()
     for line in summaries:
         print(f"  {line}")
-    if output.exists():
-        with wave.open(str(output)) as w:
-            seconds = w.getnframes() / w.getframerate()
+    seconds = _wav_seconds(output)
+    if seconds is not None:
         print(f"  reply audio: {output} ({seconds:.1f} s)")
     if not live:
         print(f"  emulator: {len(violations)} protocol violation(s)")

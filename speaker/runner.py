@@ -53,9 +53,9 @@ class RealtimeSession(Protocol):
     async def close(self) -> None: ...
 
 
-Connect = Callable[[int, str | None], Awaitable[RealtimeSession]]
-"""Open and configure a session: (session number, wake model) -> a connection that has been sent its
-session.update. Raises RealtimeError."""
+Connect = Callable[[A.OpenSession], Awaitable[RealtimeSession]]
+"""Open and configure the session the core asked for: a connection that has been sent its session.update.
+Raises RealtimeError."""
 
 
 class FrontEndLike(Protocol):
@@ -257,8 +257,8 @@ class Runner:
                 self._spawn(self._await_playback(token), f"drain-{token}")
             case A.RunTool(call_id=call_id, name=name, arguments=arguments):
                 self._spawn(self._run_tool(call_id, name, arguments), f"tool-{call_id}")
-            case A.OpenSession(session=sid, wake_model=model):
-                self._spawn(self._session(sid, model), f"session-{sid}")
+            case A.OpenSession(session=sid):
+                self._spawn(self._session(action), f"session-{sid}")
             case A.CloseSession(session=sid, reason=reason):
                 log.info("closing the Realtime session (%s)", reason)
                 self._closing.add(sid)
@@ -297,10 +297,11 @@ class Runner:
         outcome = await self._tools.execute(name, arguments)
         self.dispatch(ToolFinished(call_id, outcome.output, outcome.ok))
 
-    async def _session(self, sid: int, wake_model: str | None) -> None:
+    async def _session(self, request: A.OpenSession) -> None:
+        sid = request.session
         started = time.monotonic()
         try:
-            conn = await self._connect(sid, wake_model)
+            conn = await self._connect(request)
         except RealtimeError as exc:
             self.dispatch(SessionFailed(sid, exc))
             return

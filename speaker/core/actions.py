@@ -11,6 +11,12 @@ class OpenSession:
     session: int
     wake_model: str | None = None
     """The wake word that opened it (selects a per-wake-word voice/instructions)."""
+    purpose: str = "conversation"
+    """conversation (wake word), announce (say a text, then close) or start (the model speaks first)."""
+    instructions: str | None = None
+    """Extra instructions for this session (announce/start)."""
+    transcribe: bool = False
+    """Ask for input transcription even if the config does not (an 'ask' needs the answer as text)."""
 
 
 @dataclass(frozen=True)

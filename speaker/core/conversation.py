@@ -41,6 +41,7 @@ from speaker.core.actions import (
     StopPlayback,
 )
 from speaker.core.events import (
+    Announce,
     CoreEvent,
     EndAfterReply,
     MicFrame,
@@ -50,6 +51,7 @@ from speaker.core.events import (
     SessionFailed,
     SessionReady,
     SetMuted,
+    StartConversation,
     Stop,
     Tick,
     ToolFinished,
@@ -175,6 +177,10 @@ class Conversation:
         self._end_after_reply = False
         self._visible = "idle"
         self.turns = 0
+        self._purpose = "conversation"
+        self._opening_prompt: str | None = None
+        self._ask_id: str | None = None
+        self._pending: list[Announce | StartConversation] = []
 
     # ------------------------------------------------------------------ public
 
@@ -195,6 +201,8 @@ class Conversation:
         out: list[Action] = []
         self._dispatch(event, now, out)
         self._check_deadlines(now, out)
+        if self._pending and self.phase is Phase.IDLE and not self.muted:
+            self._start_requested(self._pending.pop(0), now, out)
         visible = self.state
         if visible != self._visible:
             self._visible = visible
@@ -213,6 +221,14 @@ class Conversation:
                 self._on_speech_started(t, now, out)
             case SpeechEnded(t=t):
                 self._on_speech_ended(t, now, out)
+            case SessionReady(session=sid) if sid == self._session and self.phase is Phase.CONNECTING \
+                    and self._opening_prompt is not None:
+                # announce / start: the model speaks first
+                self._session_open = True
+                self._session_started = now
+                out.append(SendEvent(wire.response_create(self._opening_prompt)))
+                self._opening_prompt = None
+                self._expect_response(now)
             case SessionReady(session=sid) if sid == self._session and self.phase is Phase.CONNECTING:
                 self._session_open = True
                 self._session_started = now
@@ -242,6 +258,13 @@ class Conversation:
                 self._end_after_reply = True
             case SetMuted(muted=muted):
                 self._on_mute(muted, out)
+            case Announce() | StartConversation():
+                if self.muted:
+                    out.append(Notify("error", {"message": "muted: request ignored"}))
+                elif self.phase is Phase.DISABLED:
+                    out.append(Notify("error", {"message": f"conversation unavailable: {self.disabled_reason}"}))
+                else:
+                    self._pending.append(event)  # started as soon as the speaker is idle
             case Tick():
                 pass
             case _:
@@ -314,10 +337,7 @@ class Conversation:
         out.append(Notify("wake", {"model": ev.model, "score": round(ev.score, 4)}))
         out.append(PlaySound("wake"))
         if self.phase is Phase.IDLE:
-            self._session += 1
-            self._session_open = False
-            self._uplink.sent_bytes = 0
-            self.turns = 0
+            self._new_session("conversation")
             self.phase = Phase.CONNECTING
             self._turn_started = now
             self._uplink.begin(ev.preroll, ev.t, ready=False)
@@ -326,6 +346,34 @@ class Conversation:
             return
         # the session is open (follow-up, open, or a barge-in just now): a new turn
         self._begin_turn(ev.preroll, ev.t, now, out, speaking=False)
+
+    def _new_session(self, purpose: str) -> None:
+        self._session += 1
+        self._session_open = False
+        self._uplink.sent_bytes = 0
+        self.turns = 0
+        self._purpose = purpose
+        self._ask_id = None
+        self._opening_prompt = None
+
+    def _start_requested(self, req: Announce | StartConversation, now: float, out: list[Action]) -> None:
+        """An announcement or a conversation the outside world asked for (MQTT say/ask)."""
+        if isinstance(req, Announce):
+            self._new_session("announce")
+            self._opening_prompt = ("Say exactly the following text, word for word, and nothing else: "
+                                    + req.text)
+            instructions = "You read announcements aloud exactly as written, without adding anything."
+            out.append(OpenSession(self._session, purpose="announce", instructions=instructions))
+            out.append(Notify("announce", {"text": req.text}))
+        else:
+            self._new_session("start")
+            self._ask_id = req.ask_id
+            self._opening_prompt = req.instructions
+            out.append(OpenSession(self._session, purpose="start", instructions=req.instructions,
+                                   transcribe=req.ask_id is not None))
+            out.append(Notify("conversation_started", {"ask_id": req.ask_id}))
+        self.phase = Phase.CONNECTING
+        self._deadline = now + self.cfg.response_timeout_s
 
     def _begin_turn(self, preroll: bytes, t: float, now: float, out: list[Action], *, speaking: bool) -> None:
         self.phase = Phase.LISTENING
@@ -378,6 +426,9 @@ class Conversation:
                 pass
             case rt.InputTranscript(transcript=text):
                 out.append(Notify("transcript", {"text": text}))
+                if self._ask_id is not None:
+                    out.append(Notify("answer", {"ask_id": self._ask_id, "text": text}))
+                    self._ask_id = None
             case rt.TranscriptDone(transcript=text, response_id=rid) if rid not in self._cancelled:
                 out.append(Notify("reply", {"text": text}))
             case rt.ServerError(code=code, message=message):
@@ -450,6 +501,9 @@ class Conversation:
         out.append(ResetVad())
         self._deaf_until = now + self.cfg.echo_tail_s
         self._recent.clear()
+        if self._purpose == "announce":
+            self._close("announcement done", out)
+            return
         if self._end_after_reply or now - self._session_started >= self.cfg.max_session_s:
             self._close("conversation ended" if self._end_after_reply else "session age limit", out)
             return
@@ -587,6 +641,10 @@ class Conversation:
             return
         self._deadline = None
         match self.phase:
+            case Phase.CONNECTING if self._opening_prompt is not None:
+                out.append(Notify("error", {"message": "the service did not answer in time"}))
+                out.append(PlaySound("error"))
+                self._close("connect timeout", out)
             case Phase.CONNECTING:
                 if self._uplink.spoke:
                     self._deadline = now + self.cfg.response_timeout_s  # still connecting; the app times out

@@ -94,7 +94,25 @@ class SetMuted:
     muted: bool
 
 
+@dataclass(frozen=True)
+class Announce:
+    """Speak ``text`` (an announcement from an automation), then close the session: no follow-up.
+    Waits for a conversation in progress to end first."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class StartConversation:
+    """Open a conversation without the wake word: the model speaks first, following ``instructions``
+    (e.g. "Ask whether to close the garage"), then listens for the answer. With ``ask_id`` the user's
+    answer (transcribed) is reported as a Notify('answer') carrying that id."""
+
+    instructions: str
+    ask_id: str | None = None
+
+
 CoreEvent = (
     Wake | MicFrame | SpeechStarted | SpeechEnded | Tick | SessionReady | SessionFailed | SessionClosed
-    | ServerEvent | ToolFinished | PlaybackDrained | Stop | EndAfterReply | SetMuted
+    | ServerEvent | ToolFinished | PlaybackDrained | Stop | EndAfterReply | SetMuted | Announce | StartConversation
 )

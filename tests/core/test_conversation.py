@@ -11,6 +11,7 @@ import pytest
 from speaker.core import actions as A
 from speaker.core.conversation import Conversation, CoreConfig, Phase
 from speaker.core.events import (
+    Announce,
     EndAfterReply,
     MicFrame,
     PlaybackDrained,
@@ -19,6 +20,7 @@ from speaker.core.events import (
     SessionFailed,
     SessionReady,
     SetMuted,
+    StartConversation,
     Stop,
     Tick,
     ToolFinished,
@@ -437,3 +439,45 @@ def test_delta_decoding_assumption_matches_wire() -> None:
                                 "output_index": 0, "content_index": 0,
                                 "delta": base64.b64encode(DELTA).decode()})
     assert isinstance(ev, rt.AudioDelta) and len(ev.pcm) / 48 == 100.0
+
+
+def test_announce_speaks_then_closes_without_follow_up() -> None:
+    d = Driver()
+    out = d.feed(Announce("Dinner is ready"))
+    opens = [a for a in out if isinstance(a, A.OpenSession)]
+    assert opens and opens[0].purpose == "announce"
+    out = d.feed(SessionReady(d.core.session))
+    create = d.sent(out)[0]
+    assert create["type"] == "response.create" and "Dinner is ready" in create["response"]["instructions"]
+    assert d.uploaded(out) == b""  # nothing from the microphone goes up for an announcement
+    out = d.reply()
+    token = next(a.token for a in out if isinstance(a, A.AwaitPlayback))
+    out = d.feed(PlaybackDrained(token))
+    assert [a.reason for a in out if isinstance(a, A.CloseSession)] == ["announcement done"]
+
+
+def test_announce_waits_for_the_conversation_in_progress() -> None:
+    d = Driver()
+    d.wake_and_connect()
+    out = d.feed(Announce("The washing machine is done"))
+    assert not any(isinstance(a, A.OpenSession) for a in out)
+    d.feed(Stop())
+    assert any(isinstance(a, A.OpenSession) and a.purpose == "announce" for a in d.log)
+
+
+def test_ask_speaks_first_listens_without_wake_word_and_reports_the_answer() -> None:
+    d = Driver()
+    out = d.feed(StartConversation("Ask whether to close the garage door.", ask_id="garage-1"))
+    opens = [a for a in out if isinstance(a, A.OpenSession)]
+    assert opens[0].transcribe and opens[0].instructions == "Ask whether to close the garage door."
+    d.feed(SessionReady(d.core.session))
+    out = d.reply()
+    token = next(a.token for a in out if isinstance(a, A.AwaitPlayback))
+    d.sink.play(1000)
+    d.feed(PlaybackDrained(token))
+    d.feed(Tick(), 0.5)
+    assert d.core.phase is Phase.FOLLOW_UP
+    d.say(1.0)  # "yes please"
+    assert d.sent_types()[-2:] == ["input_audio_buffer.commit", "response.create"]
+    out = d.server(rt.InputTranscript("item_u", "yes please"))
+    assert A.Notify("answer", {"ask_id": "garage-1", "text": "yes please"}) in out
