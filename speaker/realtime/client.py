@@ -45,7 +45,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -479,3 +479,9 @@ class _Redacting(logging.LoggerAdapter):  # type: ignore[type-arg]
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         return msg, kwargs
+
+
+if TYPE_CHECKING:
+    from speaker.realtime.port import RealtimeTransport
+
+    _conforms: type[RealtimeTransport] = RealtimeConnection  # mypy checks the adapter fits the port

@@ -450,3 +450,4 @@ async def test_an_error_for_another_event_does_not_end_the_connection() -> None:
             if isinstance(event, ResponseCreated):
                 break
         assert not conn.closed
+
