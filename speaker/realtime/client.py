@@ -147,9 +147,11 @@ class RealtimeConnection:
     async def open(cls, settings: RealtimeSettings, api_key: str, *, session: dict[str, Any] | None = None,
                    event_queue_size: int = EVENT_QUEUE_SIZE, stall_timeout_s: float = STALL_TIMEOUT_S,
                    ping_interval_s: float | None = PING_INTERVAL_S,
-                   ping_timeout_s: float | None = PING_TIMEOUT_S) -> RealtimeConnection:
+                   ping_timeout_s: float | None = PING_TIMEOUT_S,
+                   extra_headers: Mapping[str, str] | None = None) -> RealtimeConnection:
         """Connect, send ``session.update`` with ``session`` (if given) right away, and return once the
         server has sent ``session.created``. The whole open is bounded by ``settings.connect_timeout_s``.
+        ``extra_headers`` are added to the handshake (e.g. ``OpenAI-Safety-Identifier``).
         Raises :class:`RealtimeFailure` (see :mod:`speaker.realtime.classify` for what is retryable)."""
         if not api_key:
             raise RealtimeFailure("no Realtime API key", kind=FailureKind.FATAL, code="no_api_key")
@@ -161,7 +163,7 @@ class RealtimeConnection:
             async with asyncio.timeout(settings.connect_timeout_s):
                 ws = await connect(
                     url,
-                    additional_headers=auth_headers(settings, api_key),
+                    additional_headers={**(extra_headers or {}), **auth_headers(settings, api_key)},
                     user_agent_header=USER_AGENT,
                     max_size=None,  # conversation.item.retrieved with audio exceeds the 1 MiB default
                     ping_interval=ping_interval_s,
