@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,7 +42,8 @@ class Tool(Protocol):
         ...
 
 
-ArgumentValidator = Any  # callable(schema, arguments) -> list[str] of problems; see speaker.tools.schema
+ArgumentValidator = Callable[[Mapping[str, Any], Mapping[str, Any]], list[str]]
+"""(parameters schema, parsed arguments) -> problems written for the model; see speaker.tools.schema."""
 
 
 @dataclass
@@ -89,8 +91,8 @@ class ToolRegistry:
         started = time.monotonic()
         ok, output = await self._execute(name, arguments)
         seconds = time.monotonic() - started
-        log.info("tool %s %s in %.3f s: %s", name, "ok" if ok else "refused/failed", seconds,
-                 _clip(output, 300))
+        log.info("tool %s(%s) %s in %.3f s: %s", name, loggable_arguments(arguments),
+                 "ok" if ok else "refused/failed", seconds, _clip(output, 300))
         return ToolOutcome(name=name, ok=ok, output=output, seconds=seconds)
 
     async def _execute(self, name: str, arguments: str) -> tuple[bool, str]:
@@ -137,3 +139,26 @@ def _error(message: str) -> str:
 
 def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+_SECRET_KEY = re.compile(r"pass|secret|token|api[_-]?key|auth|credential|cookie", re.IGNORECASE)
+
+
+def loggable_arguments(arguments: str, limit: int = 300) -> str:
+    """Tool arguments as one log-safe line: values under secret-looking keys masked, clipped, and
+    anything that is not JSON shown escaped (no raw newlines or control characters in the log)."""
+    try:
+        parsed = json.loads(arguments) if arguments.strip() else {}
+    except json.JSONDecodeError:
+        return _clip("<not JSON> " + json.dumps(arguments[: limit * 2], ensure_ascii=True), limit)
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: "***" if _SECRET_KEY.search(str(k)) else mask(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mask(v) for v in value]
+        if isinstance(value, str) and len(value) > 80:
+            return value[:60] + f"…({len(value)} chars)"
+        return value
+
+    return _clip(json.dumps(mask(parsed), ensure_ascii=True, separators=(",", ":")), limit)
