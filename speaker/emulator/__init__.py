@@ -1,1 +1,34 @@
-"""emulator"""
+"""The Realtime EMULATOR: a local stand-in for the OpenAI Realtime service (GA protocol) used by
+``speaker demo`` and the tests. It is not the OpenAI service and labels itself as such everywhere.
+
+``Emulator`` and the script classes import ``websockets`` and ``numpy``; the validator imports the
+``openai`` package on first use. The daemon never imports this package.
+"""
+
+from speaker.emulator.record import ConnectionStats, Logged
+from speaker.emulator.script import Fault, FunctionCallSpec, Reply, Script, Turn
+from speaker.emulator.server import DEFAULT_KEY, Emulator
+from speaker.emulator.validate import (
+    ValidationFailure,
+    validate_client_event,
+    validate_server_event,
+    validate_session_update,
+)
+from speaker.emulator.voice import GENERIC_PHRASE
+
+__all__ = [
+    "DEFAULT_KEY",
+    "GENERIC_PHRASE",
+    "ConnectionStats",
+    "Emulator",
+    "Fault",
+    "FunctionCallSpec",
+    "Logged",
+    "Reply",
+    "Script",
+    "Turn",
+    "ValidationFailure",
+    "validate_client_event",
+    "validate_server_event",
+    "validate_session_update",
+]

@@ -1,0 +1,71 @@
+"""``python -m speaker.emulator``: the Realtime EMULATOR on its own, for trying a client by hand.
+
+It answers with the generic phrase (or a one-turn demo script with --demo) and never contacts OpenAI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from speaker.emulator.script import FunctionCallSpec, Reply, Script, Turn
+from speaker.emulator.server import DEFAULT_KEY, Emulator
+
+log = logging.getLogger("speaker.emulator")
+
+
+def demo_script() -> Script:
+    """What ``speaker demo`` is asked: the kitchen light, then the time."""
+    return Script(turns=[
+        Turn(heard="turn on the kitchen light",
+             call=FunctionCallSpec("zigbee_light_set", {"device": "kitchen_light", "state": "ON"}),
+             then=Reply("The kitchen light is on.")),
+        Turn(heard="what time is it", reply=Reply("It is ten past three.")),
+    ])
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m speaker.emulator",
+                                description="Realtime EMULATOR (GA protocol) on loopback — not the OpenAI service.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    p.add_argument("--key", default=DEFAULT_KEY,
+                   help=f"API key clients must send (default {DEFAULT_KEY}); 'none' accepts any")
+    p.add_argument("--speed", type=float, default=4.0, help="reply audio streams this much faster than real time")
+    p.add_argument("--demo", action="store_true", help="answer with the demo script (light on, then the time)")
+    p.add_argument("--debug", action="store_true", help="verbose logs")
+    return p
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    key = None if args.key.lower() == "none" else args.key
+    script = demo_script() if args.demo else Script()
+    async with Emulator(script, api_key=key, host=args.host, port=args.port, speed=args.speed) as emu:
+        log.warning("[emulator] Realtime EMULATOR — not the OpenAI service. Point a client at %s "
+                    "(key %s). Ctrl-C stops it.", emu.url, "any" if key is None else "from --key")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.warning("[emulator] stopping (%d connection(s), %d validation failure(s))",
+                    emu.connections, len(emu.violations))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from speaker.logs import setup_logging
+
+    setup_logging("DEBUG" if args.debug else "INFO")
+    asyncio.run(_serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

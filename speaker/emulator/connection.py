@@ -1,0 +1,562 @@
+"""One emulated Realtime session on one WebSocket: reads and validates client events, keeps the
+session config, input buffer and conversation, runs server VAD and responses, injects faults.
+
+Every outgoing event passes :func:`validate_server_event` before it is queued; one writer task sends
+the queue in order (events, and the pause/close/abort controls faults need).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from speaker.emulator.conversation import Conversation, Item, public
+from speaker.emulator.record import ConnectionStats, Recorder
+from speaker.emulator.response import Output, Plan, ResponseRun
+from speaker.emulator.script import Fault, ScriptCursor, Turn
+from speaker.emulator.session import (
+    SessionError,
+    bytes_per_ms,
+    default_session,
+    merge_session,
+    new_id,
+    turn_detection,
+    vad_silence_ms,
+)
+from speaker.emulator.vad import EnergyVad, SpeechStarted, SpeechStopped
+from speaker.emulator.validate import ValidationFailure, validate_client_event, validate_server_event
+
+log = logging.getLogger(__name__)
+
+MIN_COMMIT_MS = 100
+BETA_MESSAGE = "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API."
+
+
+class EmulatorBug(AssertionError):
+    """The emulator built an event the openai SDK types reject: a bug in the emulator, never the client."""
+
+
+@dataclass(frozen=True)
+class Options:
+    speed: float
+    """How much faster than real time reply audio is streamed (the service also runs ahead)."""
+    max_session_s: float
+    """The session cap (the service's is 60 minutes): then ``session_expired`` and close."""
+
+
+@dataclass(frozen=True)
+class _Pause:
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class _Close:
+    code: int
+    reason: str
+
+
+class _Abort:
+    pass
+
+
+_Outgoing = dict[str, Any] | _Pause | _Close | _Abort
+
+
+class Connection:
+    def __init__(self, ws: ServerConnection, stats: ConnectionStats, recorder: Recorder, cursor: ScriptCursor,
+                 options: Options) -> None:
+        self.ws = ws
+        self.stats = stats
+        self.index = stats.index
+        self.recorder = recorder
+        self.cursor = cursor
+        self.options = options
+        expires_at = int(time.time()) + math.ceil(options.max_session_s)
+        self.session = default_session(stats.model or "", new_id("sess"), expires_at)
+        self.conversation_id = new_id("conv")
+        self.conv = Conversation()
+        self.audio_sent = False
+        self.active: ResponseRun | None = None
+        """The response writing to the default conversation, if any."""
+        self._runs: dict[ResponseRun, asyncio.Task[None]] = {}
+        self._out: asyncio.Queue[_Outgoing] = asyncio.Queue()
+        self._tg: asyncio.TaskGroup | None = None
+        self._terminating = False
+        self._closing_socket = False
+        # input audio buffer, on the session clock (ms of all audio appended so far)
+        self._buffer = bytearray()
+        self._buffer_start_ms = 0.0
+        self._total_ms = 0.0
+        self._vad: EnergyVad | None = None
+        self._vad_item: str | None = None
+        # function calls of the current turn: call_id -> output received?
+        self._calls: dict[str, bool] = {}
+        self._calls_turn: Turn | None = None
+        self._configure_vad()
+
+    # ----------------------------------------------------------------- lifetime
+
+    async def serve(self, *, beta: bool) -> None:
+        """Run until the socket closes. Every task is owned by this connection's task group."""
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            writer = tg.create_task(self._write_loop(), name=f"emulator-{self.index}-writer")
+            timer = tg.create_task(self._session_timer(), name=f"emulator-{self.index}-session-cap")
+            try:
+                if beta:
+                    self.error("beta_api_shape_disabled", BETA_MESSAGE)
+                    self._out.put_nowait(_Close(4000, "invalid_request_error.beta_api_shape_disabled"))
+                    self._terminating = True
+                else:
+                    self._open()
+                await self._read_loop()
+            finally:
+                self._terminating = True
+                for run, task in list(self._runs.items()):
+                    run.stop()
+                    task.cancel()
+                timer.cancel()
+                if self._closing_socket and not writer.done():
+                    # a close handshake is in flight: let it finish (bounded), not cut it
+                    try:
+                        async with asyncio.timeout(2.0):
+                            await asyncio.shield(writer)
+                    except TimeoutError:
+                        pass
+                writer.cancel()
+
+    def _open(self) -> None:
+        fault = self.cursor.connect_fault(self.index)
+        if fault is not None:
+            log.info("[emulator] connection %d: fault on connect: %s", self.index, fault.kind)
+        if fault is not None and fault.ends_connection:
+            self.terminate(fault)
+            return
+        if fault is not None and fault.kind in ("stall", "delay"):
+            self._out.put_nowait(_Pause(fault.seconds))
+        self.send({"type": "session.created", "session": self.session})
+        if fault is not None and fault.kind == "error":
+            self.error(fault.code, fault.message, error_type=fault.error_type)
+
+    async def _session_timer(self) -> None:
+        await asyncio.sleep(self.options.max_session_s)
+        log.info("[emulator] connection %d: session cap of %.0f s reached", self.index, self.options.max_session_s)
+        self.terminate(Fault.session_expired())
+
+    def terminate(self, fault: Fault) -> None:
+        """End the connection the way ``fault`` says (error first for session expiry)."""
+        if self._terminating:
+            return
+        if fault.kind == "session_expired":
+            self.error("session_expired", fault.message)
+        self._terminating = True
+        for run in self._runs:
+            run.stop()
+        if fault.kind == "drop":
+            self._out.put_nowait(_Abort())
+        else:
+            self._out.put_nowait(_Close(fault.close_code or 1000, fault.reason))
+
+    # ----------------------------------------------------------------- output
+
+    def send(self, event: dict[str, Any]) -> None:
+        """Validate and queue one server event (nothing is queued once the connection is ending)."""
+        if self._terminating:
+            return
+        event = {"event_id": new_id("event"), **event}
+        try:
+            validate_server_event(event)
+        except ValidationFailure as failure:
+            self.recorder.violations.append(failure)
+            log.error("[emulator] BUG: built an invalid server event: %s", failure)
+            raise EmulatorBug(str(failure)) from failure
+        self._out.put_nowait(event)
+
+    def error(self, code: str | None, message: str, *, error_type: str = "invalid_request_error",
+              param: str | None = None, event_id: str | None = None) -> None:
+        self.send({"type": "error", "error": {"type": error_type, "code": code, "message": message,
+                                              "param": param, "event_id": event_id}})
+
+    async def _write_loop(self) -> None:
+        while True:
+            item = await self._out.get()
+            if isinstance(item, _Pause):
+                log.info("[emulator] connection %d: stalling %s", self.index,
+                         "forever" if item.seconds is None else f"{item.seconds:.2f} s")
+                if item.seconds is None:
+                    await asyncio.Event().wait()
+                await asyncio.sleep(item.seconds or 0.0)
+            elif isinstance(item, _Close):
+                log.info("[emulator] connection %d: closing with %d %s", self.index, item.code, item.reason)
+                self._closing_socket = True
+                await self.ws.close(item.code, item.reason)
+                return
+            elif isinstance(item, _Abort):
+                log.info("[emulator] connection %d: dropping the TCP connection", self.index)
+                self.ws.transport.abort()
+                return
+            else:
+                try:
+                    await self.ws.send(json.dumps(item))
+                except ConnectionClosed:
+                    return
+                self.recorder.note(self.index, "sent", item)
+
+    # ----------------------------------------------------------------- input
+
+    async def _read_loop(self) -> None:
+        try:
+            async for message in self.ws:
+                if isinstance(message, bytes):
+                    self.error("invalid_event", "Binary frames are not supported; send JSON text events.")
+                    continue
+                try:
+                    event = json.loads(message)
+                except json.JSONDecodeError as exc:
+                    self.error("invalid_json", f"The event is not valid JSON: {exc}")
+                    continue
+                try:
+                    validate_client_event(event)
+                except ValidationFailure as failure:
+                    self.recorder.violations.append(failure)
+                    self.recorder.changed()
+                    log.warning("[emulator] connection %d: %s", self.index, failure)
+                    self._reject(event, failure)
+                    continue
+                self.recorder.note(self.index, "received", event)
+                if not self._terminating:
+                    await self._dispatch(event)
+        except ConnectionClosed:
+            pass
+
+    def _reject(self, event: Any, failure: ValidationFailure) -> None:
+        """Answer an invalid event with an error shaped like the service's."""
+        problem = failure.problems[0]
+        event_id = event.get("event_id") if isinstance(event, dict) else None
+        event_id = event_id if isinstance(event_id, str) else None
+        if problem.kind == "extra_forbidden":
+            code, message = "unknown_parameter", f"Unknown parameter: '{problem.path}'."
+        elif problem.kind == "missing":
+            code, message = "missing_required_parameter", f"Missing required parameter: '{problem.path}'."
+        elif problem.kind in ("unknown_event_type", "not_an_object") or problem.path == "type":
+            code, message = "invalid_value", f"Invalid event: {problem.message}."
+        elif problem.kind.endswith("_type"):
+            code, message = "invalid_type", f"Invalid type for '{problem.path}': {problem.message}."
+        else:
+            code, message = "invalid_value", f"Invalid value for '{problem.path}': {problem.message}."
+        self.error(code, message, param=problem.path or None, event_id=event_id)
+
+    async def _dispatch(self, event: dict[str, Any]) -> None:
+        event_id = event.get("event_id")
+        match event["type"]:
+            case "session.update":
+                self._session_update(event["session"], event_id)
+            case "input_audio_buffer.append":
+                await self._append(base64.b64decode(event["audio"]))
+            case "input_audio_buffer.commit":
+                self._manual_commit(event_id)
+            case "input_audio_buffer.clear":
+                self._clear_buffer()
+                self.send({"type": "input_audio_buffer.cleared"})
+            case "conversation.item.create":
+                self._item_create(event["item"], event.get("previous_item_id"), event_id)
+            case "conversation.item.retrieve":
+                self._item_retrieve(event["item_id"], event_id)
+            case "conversation.item.truncate":
+                self._item_truncate(event["item_id"], event["content_index"], event["audio_end_ms"], event_id)
+            case "conversation.item.delete":
+                if self.conv.delete(event["item_id"]):
+                    self.send({"type": "conversation.item.deleted", "item_id": event["item_id"]})
+                else:
+                    self.error("invalid_value", f"Item with item_id '{event['item_id']}' not found.",
+                               param="item_id", event_id=event_id)
+            case "response.create":
+                self._response_create(event.get("response") or {}, event_id)
+            case "response.cancel":
+                self._response_cancel(event.get("response_id"), event_id)
+            case "output_audio_buffer.clear":
+                self.error("invalid_value", "output_audio_buffer.clear is only supported for WebRTC and SIP "
+                           "connections.", event_id=event_id)
+
+    # ----------------------------------------------------------------- session
+
+    def _session_update(self, update: dict[str, Any], event_id: str | None) -> None:
+        try:
+            self.session = merge_session(self.session, update, audio_sent=self.audio_sent)
+        except SessionError as exc:
+            self.error(exc.code, str(exc), param=exc.param, event_id=event_id)
+            return
+        self._configure_vad()
+        self.send({"type": "session.updated", "session": self.session})
+
+    def _configure_vad(self) -> None:
+        detection = turn_detection(self.session)
+        fmt = self.session["audio"]["input"]["format"]
+        if detection is None or fmt.get("type") != "audio/pcm":
+            self._vad = None  # energy VAD works on PCM16 only
+            return
+        self._vad = EnergyVad(threshold=float(detection.get("threshold", 0.5)),
+                              silence_duration_ms=vad_silence_ms(detection))
+        self._vad.reset(int(self._total_ms))
+        self._vad_item = None
+
+    # ----------------------------------------------------------------- input audio buffer
+
+    @property
+    def _bytes_per_ms(self) -> float:
+        return bytes_per_ms(self.session["audio"]["input"]["format"])
+
+    async def _append(self, audio: bytes) -> None:
+        ms = len(audio) / self._bytes_per_ms
+        self.stats.append_seconds += ms / 1000
+        self._buffer += audio
+        self._total_ms += ms
+        if self._vad is None:
+            return
+        for vad_event in self._vad.feed(audio):
+            if isinstance(vad_event, SpeechStarted):
+                await self._speech_started(vad_event)
+            elif isinstance(vad_event, SpeechStopped):
+                await self._speech_stopped(vad_event)
+
+    async def _speech_started(self, ev: SpeechStarted) -> None:
+        self._vad_item = new_id("item")
+        self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": ev.audio_start_ms,
+                   "item_id": self._vad_item})
+        detection = turn_detection(self.session) or {}
+        if detection.get("interrupt_response", True) and self.active is not None:
+            log.info("[emulator] connection %d: speech started, cancelling %s", self.index, self.active.id)
+            self.active.cancel("turn_detected")
+
+    async def _speech_stopped(self, ev: SpeechStopped) -> None:
+        item_id = self._vad_item or new_id("item")
+        self._vad_item = None
+        self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ev.audio_end_ms,
+                   "item_id": item_id})
+        detection = turn_detection(self.session) or {}
+        padding = float(detection.get("prefix_padding_ms", 300) or 0)
+        start = max(0.0, ev.audio_start_ms - padding - self._buffer_start_ms)
+        end = max(start, ev.audio_end_ms - self._buffer_start_ms)
+        a, b = self._byte_offset(start), self._byte_offset(end)
+        audio = bytes(self._buffer[a:b])
+        del self._buffer[:b]
+        self._buffer_start_ms += end
+        self._commit(audio, item_id)
+        if detection.get("create_response", True):
+            await self._auto_response()
+
+    def _byte_offset(self, ms: float) -> int:
+        offset = int(ms * self._bytes_per_ms)
+        offset -= offset % 2 if self._bytes_per_ms == 48.0 else 0
+        return min(offset, len(self._buffer))
+
+    def _manual_commit(self, event_id: str | None) -> None:
+        buffered_ms = len(self._buffer) / self._bytes_per_ms
+        if buffered_ms < MIN_COMMIT_MS:
+            self.error("input_audio_buffer_commit_empty",
+                       f"Error committing input audio buffer: buffer too small. Expected at least "
+                       f"{MIN_COMMIT_MS}ms of audio, but buffer only has {buffered_ms:.2f}ms of audio.",
+                       event_id=event_id)
+            return
+        audio = bytes(self._buffer)
+        self._clear_buffer()
+        self._commit(audio, self._vad_item or new_id("item"))
+        self._vad_item = None
+
+    def _clear_buffer(self) -> None:
+        self._buffer.clear()
+        self._buffer_start_ms = self._total_ms
+        if self._vad is not None:
+            self._vad.reset(int(self._total_ms))
+
+    def _commit(self, audio: bytes, item_id: str) -> None:
+        """The buffer (or the VAD's speech segment) becomes a user audio item."""
+        item = Item(item_id, {"id": item_id, "object": "realtime.item", "type": "message", "status": "completed",
+                              "role": "user", "content": [{"type": "input_audio", "transcript": None}]},
+                    audio=audio, audio_ms=len(audio) / self._bytes_per_ms)
+        previous = self.conv.add(item)
+        self.send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": previous})
+        self.send({"type": "conversation.item.added", "previous_item_id": previous, "item": public(item.data)})
+        self.send({"type": "conversation.item.done", "previous_item_id": previous, "item": public(item.data)})
+        transcription = self.session["audio"]["input"]["transcription"]
+        if transcription:
+            turn = self.cursor.peek()
+            heard = turn.heard if turn is not None else ""
+            item.data["content"][0]["transcript"] = heard
+            self.send({"type": "conversation.item.input_audio_transcription.delta", "item_id": item_id,
+                       "content_index": 0, "delta": heard})
+            seconds = round(item.audio_ms / 1000, 3)
+            usage: dict[str, Any]
+            if "transcribe" in str(transcription.get("model", "")):
+                audio_tokens = math.ceil(seconds * 10)
+                out_tokens = max(1, round(len(heard) / 4)) if heard else 0
+                usage = {"type": "tokens", "input_tokens": audio_tokens, "output_tokens": out_tokens,
+                         "total_tokens": audio_tokens + out_tokens,
+                         "input_token_details": {"audio_tokens": audio_tokens, "text_tokens": 0}}
+            else:
+                usage = {"type": "duration", "seconds": seconds}
+            self.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item_id,
+                       "content_index": 0, "transcript": heard, "usage": usage})
+
+    # ----------------------------------------------------------------- conversation items
+
+    def _item_create(self, data: dict[str, Any], previous_item_id: str | None, event_id: str | None) -> None:
+        if data.get("id") and self.conv.get(data["id"]) is not None:
+            self.error("invalid_value", f"Item with id '{data['id']}' already exists.", param="item.id",
+                       event_id=event_id)
+            return
+        if data.get("role") == "assistant" and any(
+                p.get("type") in ("output_audio", "audio") for p in data.get("content") or []):
+            self.error("invalid_value", "Assistant audio items cannot be created by the client.",
+                       param="item.content", event_id=event_id)
+            return
+        call_id = data.get("call_id")
+        if data.get("type") == "function_call_output" and not any(
+                i.type == "function_call" and i.data.get("call_id") == call_id for i in self.conv.items):
+            self.error("invalid_value", f"No function call found with call_id '{call_id}'.",
+                       param="item.call_id", event_id=event_id)
+            return
+        item_id = data.get("id") or new_id("item")
+        audio = b""
+        content = data.get("content") or []
+        for part in content:
+            if part.get("type") == "input_audio" and part.get("audio"):
+                audio += base64.b64decode(part["audio"])
+        item = Item(item_id, {**data, "id": item_id, "object": "realtime.item", "status": "completed"},
+                    audio=audio, audio_ms=len(audio) / 48)
+        try:
+            previous = self.conv.add(item, previous_item_id)
+        except KeyError:
+            self.error("invalid_value", f"previous_item_id '{previous_item_id}' not found.",
+                       param="previous_item_id", event_id=event_id)
+            return
+        if isinstance(call_id, str) and call_id in self._calls:
+            self._calls[call_id] = True
+        self.send({"type": "conversation.item.added", "previous_item_id": previous, "item": public(item.data)})
+        self.send({"type": "conversation.item.done", "previous_item_id": previous, "item": public(item.data)})
+
+    def _item_retrieve(self, item_id: str, event_id: str | None) -> None:
+        item = self.conv.get(item_id)
+        if item is None:
+            self.error("invalid_value", f"Item with item_id '{item_id}' not found.", param="item_id",
+                       event_id=event_id)
+            return
+        data = public(item.data)
+        if item.audio:
+            for part in data.get("content") or []:
+                if part.get("type") in ("input_audio", "output_audio"):
+                    part["audio"] = base64.b64encode(item.audio).decode("ascii")
+        self.send({"type": "conversation.item.retrieved", "item": data})
+
+    def _item_truncate(self, item_id: str, content_index: int, audio_end_ms: int, event_id: str | None) -> None:
+        item = self.conv.get(item_id)
+        if item is None:
+            self.error("item_truncate_invalid_item_id", f"Item with item_id '{item_id}' not found.",
+                       param="item_id", event_id=event_id)
+            return
+        content = item.data.get("content") or []
+        if item.role != "assistant" or content_index >= len(content) or \
+                content[content_index].get("type") not in ("output_audio", "audio"):
+            self.error("invalid_value", "Only assistant messages with audio content can be truncated.",
+                       param="content_index", event_id=event_id)
+            return
+        if audio_end_ms > item.audio_ms:
+            self.error("invalid_value", f"Audio content of {item.audio_ms:.0f}ms is already shorter than "
+                       f"{audio_end_ms}ms", param="audio_end_ms", event_id=event_id)
+            return
+        item.audio = item.audio[:int(audio_end_ms * 48) // 2 * 2]
+        item.audio_ms = float(audio_end_ms)
+        item.version += 1
+        content[content_index]["transcript"] = ""  # the service drops the transcript of a truncated item
+        self.send({"type": "conversation.item.truncated", "item_id": item_id, "content_index": content_index,
+                   "audio_end_ms": audio_end_ms})
+
+    # ----------------------------------------------------------------- responses
+
+    def _response_create(self, params: dict[str, Any], event_id: str | None) -> None:
+        if params.get("conversation", "auto") != "none" and self.active is not None:
+            self.error("conversation_already_has_active_response",
+                       f"Conversation already has an active response in progress: {self.active.id}. Wait until "
+                       "the response is finished before creating a new one.", event_id=event_id)
+            return
+        self._start(self._plan(params))
+
+    async def _auto_response(self) -> None:
+        """Server VAD's response at the end of speech. A response being cancelled is let finish."""
+        if self.active is not None and self.active.cancel_reason is not None:
+            task = self._runs.get(self.active)
+            if task is not None:
+                async with asyncio.timeout(5.0):
+                    await asyncio.shield(task)
+        if self.active is not None:
+            log.info("[emulator] connection %d: speech ended while %s is active; no new response",
+                     self.index, self.active.id)
+            return
+        self._start(self._plan({}))
+
+    def _response_cancel(self, response_id: str | None, event_id: str | None) -> None:
+        run = self.active if response_id is None else next((r for r in self._runs if r.id == response_id), None)
+        if run is None or run.cancel_reason is not None:
+            self.error("response_cancel_not_active", "Cancellation failed: no active response found",
+                       event_id=event_id)
+            return
+        run.cancel("client_cancelled")
+
+    def _plan(self, params: dict[str, Any]) -> Plan:
+        """Which script turn answers this response (see :mod:`speaker.emulator.script`)."""
+        fallback = self.cursor.script.fallback
+        if params.get("conversation") == "none":
+            return Plan([Output(reply=fallback)], params=params)
+        if self._calls and all(self._calls.values()):  # every call of the turn has its output
+            turn = self._calls_turn
+            self._calls.clear()
+            self._calls_turn = None
+            return Plan([Output(reply=(turn.then if turn is not None else None) or fallback)], params=params)
+        turn = self.cursor.peek()
+        if turn is None:
+            return Plan([Output(reply=fallback)], params=params)
+        outputs = [Output(reply=turn.reply)] if turn.reply is not None else []
+        outputs += [Output(call=call) for call in turn.calls]
+        return Plan(outputs or [Output(reply=fallback)], turn=turn, fault=self.cursor.take_fault(), params=params)
+
+    def _start(self, plan: Plan) -> None:
+        fault = plan.fault
+        if fault is not None and fault.after_deltas is None:
+            log.info("[emulator] connection %d: fault %s instead of a response", self.index, fault.kind)
+            if fault.kind == "error":
+                self.error(fault.code, fault.message, error_type=fault.error_type)
+                return
+            if fault.ends_connection:
+                self.terminate(fault)
+                return
+            if fault.kind == "stall":
+                self._out.put_nowait(_Pause(fault.seconds))
+        cut_short = fault is not None and (fault.ends_connection or fault.kind == "response_failed")
+        if plan.turn is not None and not cut_short:
+            self.cursor.advance()
+        run = ResponseRun(self, plan)
+        assert self._tg is not None
+        self._runs[run] = self._tg.create_task(run.run(), name=f"emulator-{self.index}-{run.id}")
+        if not plan.out_of_band:
+            self.active = run
+
+    def response_finished(self, run: ResponseRun) -> None:
+        self._runs.pop(run, None)
+        if self.active is run:
+            self.active = None
+
+    def call_made(self, call_id: str, turn: Turn | None) -> None:
+        """A function call went out: its turn's ``then`` waits for the output (and a response.create)."""
+        if turn is not self._calls_turn:
+            self._calls.clear()
+            self._calls_turn = turn
+        self._calls[call_id] = False
