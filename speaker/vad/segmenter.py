@@ -9,6 +9,10 @@ itself (any chunk length in), and turns the frame decisions into two events:
   of the last voiced frame, i.e. the event arrives ``hangover_ms`` after the time it reports.
 
 Durations are rounded up to whole frames. Times are stream seconds since creation or ``reset()``.
+
+A new webrtcvad instance calls the first 70-90 ms of *any* input speech while it learns the noise
+floor (seen on white and pink noise at every aggressiveness), so the first ``WARMUP_MS`` after
+creation count as unvoiced. ``reset()`` keeps the instance and what it learned about the room.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from speaker.config.schema import VadSettings
 from speaker.listen.events import SpeechEnded, SpeechStarted
 
 SpeechEvent = SpeechStarted | SpeechEnded
+WARMUP_MS = 150
 
 
 class SpeechSegmenter:
@@ -38,10 +43,12 @@ class SpeechSegmenter:
         self._start_frames = math.ceil(settings.start_ms / settings.frame_ms)
         self._hangover_frames = math.ceil(settings.hangover_ms / settings.frame_ms)
         self._buf = bytearray()
+        self._warmup_frames = math.ceil(WARMUP_MS / settings.frame_ms)
         self.reset()
 
     def reset(self) -> None:
-        """Forget speech state and any partial frame; stream time starts again at 0."""
+        """Forget speech state and any partial frame; stream time starts again at 0. The webrtcvad
+        instance (its noise estimate) is kept."""
         self._buf.clear()
         self._bytes = 0
         self._frames = 0  # frames classified so far
@@ -83,6 +90,9 @@ class SpeechSegmenter:
     def _frame(self, frame: bytes | memoryview, events: list[SpeechEvent]) -> None:
         voiced = self._vad.is_speech(frame, self._rate)
         self._frames += 1
+        if self._warmup_frames:
+            self._warmup_frames -= 1
+            voiced = False
         if not self._in_speech:
             if not voiced:
                 self._run = 0
