@@ -10,10 +10,11 @@ import numpy as np
 import soxr
 
 from speaker.audio.format import SAMPLE_WIDTH
+from speaker.errors import SpeakerError
 
 
-class WavFormatError(ValueError):
-    pass
+class WavFormatError(SpeakerError, ValueError):
+    """Not a WAV file, or one these helpers cannot decode (the message names the file)."""
 
 
 def read_wav(path: str | Path, rate: int, *, channels: list[int] | None = None) -> bytes:
@@ -37,7 +38,8 @@ def read_wav(path: str | Path, rate: int, *, channels: list[int] | None = None) 
         else samples[:, picked[0]].astype(np.float32)
     if file_rate != rate:
         mono = soxr.resample(mono, file_rate, rate, quality="HQ")
-    return np.clip(np.round(mono), -32768, 32767).astype("<i2").tobytes()
+    pcm: bytes = np.clip(np.round(mono), -32768, 32767).astype("<i2").tobytes()
+    return pcm
 
 
 def write_wav(path: str | Path, pcm: bytes, rate: int, channels: int = 1) -> None:

@@ -68,6 +68,10 @@ class AudioOutputSettings(Section):
     """Initial output volume in percent (persisted changes come from the volume command)."""
     latency_ms: int = Field(default=60, ge=10, le=1000)
     """Device buffer latency to ask for; lower makes barge-in stop faster."""
+    realtime: bool = True
+    """Play file output at real-time pace (false: write at once, for offline tools)."""
+    retry_s: float = Field(default=5.0, gt=0, le=300)
+    """How long to wait before reopening an output device that went away."""
 
 
 class AudioSettings(Section):

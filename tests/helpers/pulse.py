@@ -1,1 +1,269 @@
-"""A private PulseAudio server with null sinks (filled in with the audio adapters)."""
+"""A private PulseAudio server with virtual devices, so real sounddevice streams run on a machine
+without a sound card.
+
+Layout (all null sinks at 16 kHz mono s16le):
+
+- ``vsink``: the default sink. Whatever the code under test plays lands here; ``vsink.monitor``
+  records it back (``record_output``, ``start_recording``, ``TimedCapture``).
+- ``micsink`` + ``vmic``: ``play_into_mic`` plays into ``micsink``; ``vmic`` (the default source)
+  remaps ``micsink.monitor``, so it is what a test microphone hears.
+
+Clients find the server through ``PULSE_SERVER``. Debian's ALSA config routes ALSA's ``default``
+device to PulseAudio when a server is reachable, so PortAudio lists ``pulse`` and ``default``.
+
+Two things the fixture takes care of:
+
+1. PortAudio scans devices once, at ``Pa_Initialize``, which sounddevice calls when it is imported.
+   After ``PULSE_SERVER`` is set, ``sd._terminate(); sd._initialize()`` makes it scan again (and again
+   at teardown, so later tests see the machine as it is). No stream may be open across that call.
+2. A null sink with no low-latency client sleeps in 2-second render cycles; a stream joining it
+   waits for the current cycle to end, so its first callback comes 0.1-2 s late at random. Two
+   "keeper" recorders with 10 ms latency keep both sinks in short cycles for the server's lifetime;
+   the fixture waits until they receive audio, after which stream start-up takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+RATE = 16000
+_ENV_KEYS = ("PULSE_SERVER", "PULSE_SINK", "PULSE_SOURCE")
+
+
+def _reinit_portaudio() -> None:
+    import sounddevice as sd
+
+    sd._terminate()
+    sd._initialize()
+
+
+@dataclass
+class Recording:
+    """A ``parecord`` of a source into a raw file; ``stop()`` returns s16le 16 kHz mono bytes."""
+
+    path: Path
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> bytes:
+        if self.process.poll() is None:
+            self.process.send_signal(2)  # SIGINT: parecord flushes and exits
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.path.read_bytes()
+
+
+@dataclass
+class TimedCapture:
+    """Record a PulseAudio source in this process, with the monotonic time each sample was captured
+    (from PortAudio's ``inputBufferAdcTime``). Far more precise than timing a ``parecord``: that is
+    how the tests measure when sound really started or stopped. Use as a context manager."""
+
+    source: str
+    device: int
+    blocks: list[tuple[float, bytes]] = field(default_factory=list)
+    _stream: Any = None
+
+    def __enter__(self) -> TimedCapture:
+        import sounddevice as sd
+
+        def callback(indata: Any, frames: int, ti: Any, status: Any) -> None:
+            adc_age = ti.currentTime - ti.inputBufferAdcTime
+            self.blocks.append((time.monotonic() - adc_age, bytes(indata)))
+
+        old = os.environ.get("PULSE_SOURCE")
+        os.environ["PULSE_SOURCE"] = self.source  # libpulse reads it when the stream connects
+        try:
+            self._stream = sd.RawInputStream(device=self.device, samplerate=RATE, channels=1, dtype="int16",
+                                             blocksize=160, latency="low", callback=callback)
+        finally:
+            if old is None:
+                del os.environ["PULSE_SOURCE"]
+            else:
+                os.environ["PULSE_SOURCE"] = old
+        self._stream.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stream.stop()
+        self._stream.close()
+
+    def samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """(times, samples): the capture time in ``time.monotonic()`` seconds of every sample."""
+        blocks = list(self.blocks)
+        if not blocks:
+            return np.zeros(0), np.zeros(0, dtype=np.int16)
+        pcm = np.concatenate([np.frombuffer(b, dtype="<i2") for _, b in blocks])
+        times = np.concatenate([t + np.arange(len(b) // 2) / RATE for t, b in blocks])
+        return times, pcm
+
+
+@dataclass
+class Pulse:
+    """Handle on the private server (see the module docstring for its devices)."""
+
+    directory: Path
+    server: str
+    process: subprocess.Popen[bytes]
+    startup_s: float
+    """From starting the daemon until it answered."""
+    ready_s: float = 0.0
+    """From starting the daemon until the sinks ran in low-latency cycles."""
+    keepers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for client programs (paplay, parecord, a daemon under test)."""
+        env = {k: v for k, v in os.environ.items() if k not in _ENV_KEYS}
+        env["PULSE_SERVER"] = self.server
+        return env
+
+    def run(self, *args: str, timeout: float = 10.0) -> str:
+        out = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=timeout, check=True)
+        return out.stdout
+
+    def play_into_mic(self, wav: Path, *, wait: bool = True) -> subprocess.Popen[bytes]:
+        """Play a WAV into ``micsink`` (heard on ``vmic``). Waits for the end unless ``wait=False``."""
+        proc = subprocess.Popen(["paplay", "--device=micsink", "--latency-msec=20", str(wav)], env=self.env,
+                                stderr=subprocess.DEVNULL)
+        if wait:
+            proc.wait(timeout=60)
+        return proc
+
+    def start_recording(self, source: str = "vsink.monitor") -> Recording:
+        """Start ``parecord`` of ``source`` (default: what was played) as raw s16le 16 kHz mono."""
+        path = Path(tempfile.mkstemp(dir=self.directory, suffix=".raw")[1])
+        proc = subprocess.Popen(
+            ["parecord", f"--device={source}", "--raw", f"--rate={RATE}", "--channels=1", "--format=s16le",
+             "--latency-msec=10", str(path)], env=self.env, stderr=subprocess.DEVNULL)
+        return Recording(path, proc)
+
+    def record_output(self, seconds: float) -> bytes:
+        """Record what is played to the default sink for ``seconds``."""
+        rec = self.start_recording()
+        time.sleep(seconds)
+        return rec.stop()
+
+    def capture(self, source: str = "vsink.monitor") -> TimedCapture:
+        """An in-process, timestamped recorder of ``source`` (use with ``with``)."""
+        return TimedCapture(source, self.device_index("pulse"))
+
+    def device_index(self, name: str) -> int:
+        import sounddevice as sd
+
+        for dev in sd.query_devices():
+            if dev["name"] == name:
+                return int(dev["index"])
+        raise LookupError(f"PortAudio has no device {name!r}")
+
+    def stop(self) -> None:
+        for proc in [*self.keepers, self.process]:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def start_pulse() -> Pulse:
+    """Start a private server with the virtual devices; skip the test if PulseAudio is missing."""
+    missing = [tool for tool in ("pulseaudio", "pactl", "paplay", "parecord") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"PulseAudio is not installed (missing {', '.join(missing)}); "
+                    "apt install pulseaudio pulseaudio-utils libasound2-plugins")
+    directory = Path(tempfile.mkdtemp(prefix="speaker-pulse-"))
+    socket = directory / "native"
+    env = {k: v for k, v in os.environ.items() if k not in _ENV_KEYS}
+    env.update(XDG_RUNTIME_DIR=str(directory), HOME=str(directory))  # nothing of the user's is touched
+    null = f"rate={RATE} channels=1 format=s16le"
+    t0 = time.monotonic()
+    process = subprocess.Popen(
+        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
+         "--log-target=stderr", "--log-level=error",
+         "-L", f"module-native-protocol-unix auth-anonymous=1 socket={socket}",
+         "-L", f"module-null-sink sink_name=vsink {null}",
+         "-L", f"module-null-sink sink_name=micsink {null}",
+         "-L", "module-remap-source source_name=vmic master=micsink.monitor"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pulse = Pulse(directory, f"unix:{socket}", process, 0.0)
+    deadline = t0 + 10
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"pulseaudio exited at start with code {process.returncode}")
+        if socket.exists() and subprocess.run(["pactl", "info"], env=pulse.env,
+                                              capture_output=True).returncode == 0:
+            break
+        if time.monotonic() > deadline:
+            pulse.stop()
+            pytest.fail("pulseaudio did not answer within 10 s")
+        time.sleep(0.01)
+    pulse.startup_s = time.monotonic() - t0
+    outs = []
+    for monitor in ("vsink.monitor", "micsink.monitor"):
+        out = directory / f"keeper-{monitor}.raw"
+        outs.append(out)
+        with open(out, "ab") as f:  # append: after the truncate below, writes restart at 0
+            pulse.keepers.append(subprocess.Popen(
+                ["parec", f"--device={monitor}", "--raw", "--latency-msec=10", f"--rate={RATE}", "--channels=1"],
+                env=pulse.env, stdout=f, stderr=subprocess.DEVNULL))
+    while not all(o.stat().st_size > 0 for o in outs):
+        if time.monotonic() > deadline:
+            pulse.stop()
+            pytest.fail("the PulseAudio null sinks did not start running within 10 s")
+        time.sleep(0.01)
+    for out in outs:  # the keepers keep running; their output is of no use
+        os.truncate(out, 0)
+    pulse.ready_s = time.monotonic() - t0
+    return pulse
+
+
+@pytest.fixture(scope="module")
+def pulse() -> Iterator[Pulse]:
+    """A private PulseAudio server for the tests of one module, with ``PULSE_SERVER`` set in this
+    process and PortAudio re-initialised to see it; both undone afterwards."""
+    server = start_pulse()
+    saved = {k: os.environ.get(k) for k in _ENV_KEYS}
+    try:
+        for k in _ENV_KEYS:
+            os.environ.pop(k, None)
+        os.environ["PULSE_SERVER"] = server.server
+        _reinit_portaudio()
+        try:
+            server.device_index("default")
+        except LookupError:
+            pytest.skip("PortAudio does not see the PulseAudio server (is libasound2-plugins installed?)")
+        yield server
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        _reinit_portaudio()
+        server.stop()
+        shutil.rmtree(server.directory, ignore_errors=True)
+
+
+def write_wav(path: Path, pcm: bytes, rate: int = RATE) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    return path
