@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 from typing import Any, Literal
 
 from mcp.server.mcpserver import MCPServer
@@ -102,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("transport", choices=["stdio", "http"])
     parser.add_argument("port", type=int, nargs="?", default=0)
     parser.add_argument("--token")
+    parser.add_argument("--tag", help="ignored: lets a test find this process by its command line")
     args = parser.parse_args(argv)
     if args.transport == "stdio":
         server.run("stdio")
@@ -115,4 +115,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,0 +1,68 @@
+"""Fixtures for the MCP tests: the test server (``server_app.py``) as a real subprocess over streamable
+HTTP on a free loopback port, and the third-party ``server-everything`` installed from npm."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.mcp.support import HERE, HttpServer
+
+NPM_DIR = HERE / ".cache" / "npm"
+EVERYTHING_VERSION = "2026.8.31"
+EVERYTHING_JS = NPM_DIR / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+NPM_INSTALL_TIMEOUT_S = 120
+
+
+@pytest.fixture
+def http_server() -> Iterator[Callable[..., HttpServer]]:
+    """A factory: ``http_server(token=…, port=…, start=True)``; every server is killed afterwards."""
+    made: list[HttpServer] = []
+
+    def make(*, token: str | None = None, port: int | None = None, start: bool = True) -> HttpServer:
+        server = HttpServer(port, token)
+        made.append(server)
+        return server.start() if start else server
+
+    yield make
+    for server in made:
+        server.kill()
+
+
+@pytest.fixture(scope="module")
+def shared_http_server() -> Iterator[HttpServer]:
+    """One server for the tests that do not stop it."""
+    server = HttpServer().start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="session")
+def everything_js() -> Path:
+    """``@modelcontextprotocol/server-everything`` installed with npm into a git-ignored cache
+    (once; later runs reuse it). Skips with the reason when node/npm or the registry is missing."""
+    if EVERYTHING_JS.exists():
+        return EVERYTHING_JS
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        pytest.skip("node/npm not installed: cannot run the third-party MCP server-everything")
+    NPM_DIR.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            [npm, "install", "--prefix", str(NPM_DIR), "--no-audit", "--no-fund", "--loglevel=error",
+             f"@modelcontextprotocol/server-everything@{EVERYTHING_VERSION}"],
+            capture_output=True, text=True, timeout=NPM_INSTALL_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"npm install of server-everything took more than {NPM_INSTALL_TIMEOUT_S} s "
+                    "(registry not reachable?)")
+    if done.returncode != 0 or not EVERYTHING_JS.exists():
+        first = next(iter(done.stderr.strip().splitlines()), f"exit status {done.returncode}")
+        pytest.skip(f"npm install of server-everything failed (registry not reachable?): {first}")
+    print(f"installed server-everything in {time.monotonic() - started:.1f} s")
+    return EVERYTHING_JS
