@@ -382,8 +382,10 @@ class MqttConnection:
             data = str(payload).encode("utf-8")
         message = MqttMessage(topic=raw.topic.value, payload=data, retain=bool(raw.retain), qos=int(raw.qos),
                               received=asyncio.get_running_loop().time())
-        if not data and message.retain:
-            self._cache.pop(message.topic, None)  # a retained message was cleared
+        if not data:
+            # an empty payload clears a retained message; live subscribers get it with retain=0
+            # (MQTT 3.1.1), so any empty payload means "no state known"
+            self._cache.pop(message.topic, None)
         else:
             self._cache.pop(message.topic, None)
             self._cache[message.topic] = message
