@@ -61,13 +61,10 @@ from speaker.core.uplink import Uplink
 from speaker.errors import RealtimeError
 from speaker.listen.events import SpeechEnded, SpeechStarted
 from speaker.realtime import events as rt
+from speaker.realtime.classify import FailureKind
 
 log = logging.getLogger(__name__)
 
-BENIGN_ERRORS = frozenset({
-    "response_cancel_not_active", "item_truncate_invalid_item_id", "input_audio_buffer_commit_empty",
-    "conversation_already_has_active_response",
-})
 
 
 class Phase(enum.Enum):
@@ -432,7 +429,7 @@ class Conversation:
             case rt.TranscriptDone(transcript=text, response_id=rid) if rid not in self._cancelled:
                 out.append(Notify("reply", {"text": text}))
             case rt.ServerError(code=code, message=message):
-                if code in BENIGN_ERRORS:
+                if ev.kind is FailureKind.BENIGN:
                     log.debug("benign server error %s: %s", code, message)
                     return
                 log.warning("Realtime error %s: %s", code, message)
@@ -607,7 +604,7 @@ class Conversation:
         was_open = self._session_open
         self._session_open = False
         code = err.code or ""
-        if code == "session_expired":
+        if code == "session_expired" or getattr(err, "kind", None) == "session_expired":
             # the 60-minute cap: let what was received finish playing, then a fresh start next time
             log.info("session expired; the next wake word opens a new session")
             out.append(Notify("session_expired", {}))
