@@ -1,0 +1,343 @@
+"""raspberrypi/install.sh: lint, dry runs that touch nothing, and a full run against stub system commands.
+
+Every run uses a fake layout in tmp_path (SPEAKER_PREFIX/ETC/STATE/UNIT_DIR) and puts stub versions of
+the commands that change the system (apt-get, useradd, systemctl, ...) first on PATH; each stub only
+records its arguments. So even a broken script cannot touch the machine running the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "raspberrypi" / "install.sh"
+
+# commands that would change the system; in these tests they only log
+MUTATING = ("apt-get", "useradd", "usermod", "userdel", "groupadd", "systemctl", "runuser", "chown",
+            "loginctl", "pip", "pip3")
+
+STUB = """#!/bin/sh
+printf '%s\\n' "$(basename "$0") $*" >> "$STUB_LOG"
+"""
+
+# runuser: run the command after '--' as ourselves, so the fake `speaker check` runs
+RUNUSER_STUB = STUB + """while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do shift; done
+shift
+exec "$@"
+"""
+
+# The interpreter the installer makes its venv from: a fake venv whose pip and speaker only log.
+PYTHON_STUB = """#!/bin/sh
+if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then
+  printf '%s\\n' "python3 $*" >> "$STUB_LOG"
+  for last; do :; done
+  mkdir -p "$last/bin"
+  printf '#!/bin/sh\\nexec %s "$@"\\n' "$REAL_PYTHON" > "$last/bin/python"
+  printf '#!/bin/sh\\nprintf "%%s\\\\n" "venv-pip $*" >> "$STUB_LOG"\\n' > "$last/bin/pip"
+  printf '#!/bin/sh\\nprintf "%%s\\\\n" "speaker $* key=${OPENAI_API_KEY:-unset}" >> "$STUB_LOG"\\n\
+echo "speaker check: pretending"\\nexit "${CHECK_RC:-0}"\\n' > "$last/bin/speaker"
+  chmod +x "$last/bin/python" "$last/bin/pip" "$last/bin/speaker"
+  exit 0
+fi
+exec "$REAL_PYTHON" "$@"
+"""
+
+
+@dataclass
+class Layout:
+    base: Path
+    env: dict[str, str]
+    log: Path
+
+    @property
+    def prefix(self) -> Path:
+        return self.base / "opt"
+
+    @property
+    def etc(self) -> Path:
+        return self.base / "etc"
+
+    @property
+    def state(self) -> Path:
+        return self.base / "state"
+
+    @property
+    def units(self) -> Path:
+        return self.base / "units"
+
+    def calls(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+    def run(self, *args: str, user: int | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        cmd = [str(SCRIPT), *args]
+        if user is not None:
+            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+        return subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _write_exe(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Layout:
+    tmp_path.chmod(0o755)  # the non-root dry run must be able to read the script's view of it
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    for name in MUTATING:
+        _write_exe(stubs / name, RUNUSER_STUB if name == "runuser" else STUB)
+    _write_exe(stubs / "python3-stub", PYTHON_STUB)
+    log = tmp_path / "calls.log"
+    env = {
+        "PATH": f"{stubs}:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "STUB_LOG": str(log),
+        "REAL_PYTHON": sys.executable,
+        "SPEAKER_PREFIX": str(tmp_path / "opt"),
+        "SPEAKER_ETC": str(tmp_path / "etc"),
+        "SPEAKER_STATE": str(tmp_path / "state"),
+        "SPEAKER_UNIT_DIR": str(tmp_path / "units"),
+        "SPEAKER_PYTHON": str(stubs / "python3-stub"),
+    }
+    return Layout(tmp_path, env, log)
+
+
+def _tree(base: Path) -> set[str]:
+    return {str(p.relative_to(base)) for p in base.rglob("*")}
+
+
+# ------------------------------------------------------------------ lint and arguments
+
+
+def test_shellcheck_is_clean() -> None:
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    result = subprocess.run(["shellcheck", "--severity=style", str(SCRIPT)], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bogus"], "unknown argument: --bogus"),
+        (["--source"], "--source needs a directory"),
+        (["--purge"], "--purge only makes sense with --uninstall"),
+        (["--uninstall", "--no-start"], "--no-start does not apply to --uninstall"),
+        (["--dry-run", "--source", "/nonexistent/checkout"], "--source: no such directory"),
+    ],
+)
+def test_argument_errors_print_usage_and_exit_2(layout: Layout, args: list[str], message: str) -> None:
+    result = layout.run(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "usage: install.sh" in result.stderr
+    assert layout.calls() == []
+
+
+def test_help(layout: Layout) -> None:
+    result = layout.run("--help")
+    assert result.returncode == 0
+    assert "usage: install.sh" in result.stdout and "--uninstall" in result.stdout
+
+
+def test_refuses_a_checkout_that_is_not_one(layout: Layout, tmp_path: Path) -> None:
+    result = layout.run("--dry-run", "--source", str(tmp_path))
+    assert result.returncode == 1
+    assert "does not look like a room speaker checkout" in result.stderr
+
+
+@pytest.mark.parametrize("bad", ["relative/dir", "/", "/etc", "/opt/spe aker"])
+def test_refuses_dangerous_prefixes(layout: Layout, bad: str) -> None:
+    layout.env["SPEAKER_PREFIX"] = bad
+    result = layout.run("--uninstall", "--dry-run")
+    assert result.returncode == 1
+    assert "SPEAKER_PREFIX" in result.stderr
+    assert layout.calls() == []
+
+
+# ------------------------------------------------------------------ dry runs
+
+
+REAL_PATHS = [Path(p) for p in ("/opt/speaker", "/etc/speaker", "/var/lib/speaker",
+                                 "/etc/systemd/system/speaker.service")]
+
+
+def test_dry_run_prints_every_step_and_touches_nothing(layout: Layout) -> None:
+    before = _tree(layout.base)
+    real_before = [p.exists() for p in REAL_PATHS]
+    result = layout.run("--dry-run")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    expected = [
+        "Dry run: nothing will be changed",
+        f"{layout.env['SPEAKER_PYTHON']} -m venv {layout.prefix}/venv",
+        f"{layout.prefix}/venv/bin/pip install",
+        "useradd --system",
+        f"would write: {layout.etc}/speaker.yaml (mode 0640, owner root:speaker)",
+        f"would write: {layout.etc}/tools/zigbee2mqtt.yaml",
+        f"would write: {layout.etc}/secrets.env (mode 0600, owner root:root)",
+        f"would write: {layout.units}/speaker.service (mode 0644, owner root:root)",
+        "would run: systemctl daemon-reload",
+        "would run: systemctl enable speaker.service",
+        f"runuser -u speaker -- {layout.prefix}/venv/bin/speaker --config {layout.etc}/speaker.yaml check",
+        "That was a dry run: nothing was changed.",
+    ]
+    for line in expected:
+        assert line in out, f"missing {line!r} in:\n{out}"
+    # the order a user reads: packages, user, venv, config, unit, systemd, check
+    positions = [out.index(s) for s in ("==> Debian packages", "==> System user", "==> Python virtualenv",
+                                        "==> Configuration", "==> systemd unit", "==> Checking the conf")]
+    assert positions == sorted(positions)
+    assert layout.calls() == [], "a dry run ran a command that changes the system"
+    assert _tree(layout.base) == before
+    assert [p.exists() for p in REAL_PATHS] == real_before
+
+
+def test_dry_run_as_a_normal_user(layout: Layout) -> None:
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to switch to an unprivileged user")
+    result = layout.run("--dry-run", user=65534)
+    assert result.returncode == 0, result.stderr
+    assert "That was a dry run" in result.stdout
+    assert layout.calls() == []
+
+
+def test_real_run_as_a_normal_user_is_refused(layout: Layout) -> None:
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to switch to an unprivileged user")
+    result = layout.run(user=65534)
+    assert result.returncode == 1
+    assert "please run as root" in result.stderr and "--dry-run" in result.stderr
+    assert layout.calls() == []
+
+
+def test_piwheels_only_when_asked_or_on_32_bit_raspberry_pi_os(layout: Layout) -> None:
+    piwheels = "--extra-index-url https://www.piwheels.org/simple"
+    assert piwheels not in layout.run("--dry-run").stdout  # x86_64 / aarch64: PyPI has the wheels
+    layout.env["SPEAKER_ARCH"] = "aarch64"
+    assert piwheels not in layout.run("--dry-run").stdout
+    layout.env["SPEAKER_PIWHEELS"] = "yes"
+    assert piwheels in layout.run("--dry-run").stdout
+    layout.env["SPEAKER_PIWHEELS"] = "maybe"
+    assert "SPEAKER_PIWHEELS must be auto, yes or no" in layout.run("--dry-run").stderr
+
+
+def test_uninstall_dry_run_lists_removals_and_keeps_data(layout: Layout) -> None:
+    (layout.prefix / "venv" / "bin").mkdir(parents=True)
+    layout.etc.mkdir()
+    (layout.etc / "speaker.yaml").write_text("# mine\n")
+    layout.state.mkdir()
+    layout.units.mkdir()
+    (layout.units / "speaker.service").write_text("[Service]\n")
+    layout.env["SPEAKER_USER"] = "nobody"  # a user that exists; the stubbed userdel only logs
+    before = _tree(layout.base)
+
+    result = layout.run("--uninstall", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for line in ["would run: systemctl disable --now speaker.service",
+                 f"would run: rm -f -- {layout.units}/speaker.service",
+                 f"would run: rm -rf -- {layout.prefix}/venv",
+                 "would run: userdel nobody",
+                 f"{layout.etc} (speaker.yaml, tools, secrets.env) and {layout.state} (timers, volume) are "
+                 "still there"]:
+        assert line in out, f"missing {line!r} in:\n{out}"
+    assert f"rm -rf -- {layout.etc}" not in out
+
+    purge = layout.run("--uninstall", "--purge", "--dry-run").stdout
+    assert f"would run: rm -rf -- {layout.etc}" in purge and f"would run: rm -rf -- {layout.state}" in purge
+    assert layout.calls() == []
+    assert _tree(layout.base) == before
+
+
+# ------------------------------------------------------------------ a real run against stubs
+
+
+@pytest.fixture
+def as_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("a (stubbed) real run needs root: the script refuses otherwise")
+
+
+@pytest.mark.usefixtures("as_root")
+def test_install_upgrade_uninstall_keep_the_users_files(layout: Layout) -> None:
+    layout.env["SPEAKER_ASSUME_SYSTEMD"] = "1"
+
+    # ---- first install
+    result = layout.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = layout.calls()
+    assert any(c.startswith("useradd --system --user-group --groups audio") for c in calls)
+    assert any(c.startswith("python3 -m venv") for c in calls)
+    assert any(c.startswith("venv-pip install") for c in calls)
+    assert "systemctl daemon-reload" in calls and "systemctl enable speaker.service" in calls
+    assert "systemctl restart speaker.service" not in calls, "started with an empty API key"
+    assert "not starting it yet" in result.stdout
+
+    config = (layout.etc / "speaker.yaml").read_text()
+    shipped = (ROOT / "config" / "speaker.yaml").read_text()
+    assert config == shipped.replace("../tools/", "tools/")  # packs sit next to it in /etc/speaker/tools
+    for pack in (ROOT / "tools").glob("*.yaml"):
+        assert (layout.etc / "tools" / pack.name).read_text() == pack.read_text()
+    secrets = layout.etc / "secrets.env"
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    assert "OPENAI_API_KEY=" in secrets.read_text()
+    assert stat.S_IMODE((layout.etc / "speaker.yaml").stat().st_mode) == 0o640
+    unit = (layout.units / "speaker.service").read_text()
+    assert f"ExecStart={layout.prefix}/venv/bin/speaker --config {layout.etc}/speaker.yaml run" in unit
+    assert f"EnvironmentFile=-{layout.etc}/secrets.env" in unit
+    assert not re.search(r"(?<![\w.-])/(opt|etc)/speaker", unit), "a default path was not rewritten"
+    # the check ran as the service would, with the (empty) key from secrets.env
+    assert f"speaker --config {layout.etc}/speaker.yaml check key=unset" in calls
+
+    # ---- the user edits config and secrets, then upgrades
+    (layout.etc / "speaker.yaml").write_text("mqtt: {site_id: attic}\n")
+    secrets.write_text('OPENAI_API_KEY="sk-test-123"\n')
+    (layout.etc / "tools" / "zigbee2mqtt.yaml").write_text("# my devices\n")
+    layout.log.unlink()
+
+    result = layout.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = layout.calls()
+    assert (layout.etc / "speaker.yaml").read_text() == "mqtt: {site_id: attic}\n"
+    assert secrets.read_text() == 'OPENAI_API_KEY="sk-test-123"\n'
+    assert (layout.etc / "tools" / "zigbee2mqtt.yaml").read_text() == "# my devices\n"
+    assert not any(c.startswith("python3 -m venv") for c in calls), calls  # reused
+    assert any(c.startswith("venv-pip install") for c in calls)  # but upgraded
+    assert "systemctl daemon-reload" not in calls  # the unit did not change
+    assert "systemctl restart speaker.service" in calls
+    assert f"speaker --config {layout.etc}/speaker.yaml check key=sk-test-123" in calls, calls
+    assert "sk-test-123" not in result.stdout + result.stderr
+    assert "The speaker is running" in result.stdout
+
+    # ---- a failing check is reported, not fatal
+    layout.env["CHECK_RC"] = "1"
+    result = layout.run("--no-start")
+    assert result.returncode == 0
+    assert "Something is still missing" in result.stdout
+    assert "systemctl restart speaker.service" not in layout.calls()[-10:]
+
+    # ---- uninstall keeps config and state; purge removes them
+    layout.log.unlink()
+    result = layout.run("--uninstall")
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = layout.calls()
+    assert "systemctl disable --now speaker.service" in calls
+    assert not (layout.units / "speaker.service").exists()
+    assert not (layout.prefix / "venv").exists()
+    assert (layout.etc / "speaker.yaml").exists() and layout.state.exists()
+    result = layout.run("--uninstall", "--purge")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not layout.etc.exists() and not layout.state.exists()
