@@ -417,13 +417,13 @@ class McpBridgedServer(Section):
     label: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,32}$")
     """Unique server label; prefixes its tool names."""
     url: str | None = None
-    """Streamable HTTP endpoint, e.g. http://homeassistant.local:8123/mcp_server/sse"""
+    """Streamable HTTP endpoint, e.g. Home Assistant's http://homeassistant.local:8123/api/mcp (not SSE)."""
     token: Secret | None = None
     """Bearer token (e.g. a Home Assistant long-lived access token)."""
     command: list[str] | None = None
     """Or a stdio server: the command and its arguments."""
-    env: dict[str, str] = Field(default_factory=dict)
-    """Environment for a stdio server."""
+    env: dict[str, str | Secret] = Field(default_factory=dict)
+    """Extra environment for a stdio server; values may be secrets. Only HOME, PATH, USER… are inherited."""
     allowed_tools: list[str] | None = None
     """Only these tools of the server; null = all."""
     timeout_s: float = Field(default=10.0, gt=0, le=300)

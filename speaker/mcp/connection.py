@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 import speaker
 from speaker.config.schema import McpBridgedServer
+from speaker.config.secret import Secret
 from speaker.errors import SecretError, ToolError
 
 log = logging.getLogger(__name__)
@@ -151,8 +152,8 @@ class ServerConnection:
                                    event_hooks={"response": [self._record_status]}))
             return streamable_http_client(server.url, http_client=http)
         assert server.command is not None
-        return StdioServerParameters(command=server.command[0], args=list(server.command[1:]),
-                                     env=dict(server.env) or None)
+        env = {name: value.reveal() if isinstance(value, Secret) else value for name, value in server.env.items()}
+        return StdioServerParameters(command=server.command[0], args=list(server.command[1:]), env=env or None)
 
     async def _record_status(self, response: httpx2.Response) -> None:
         self._http_status = response.status_code if response.status_code >= 400 else None
