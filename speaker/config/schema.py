@@ -474,6 +474,89 @@ class ToolsSettings(Section):
     """A tool call that takes longer is answered with a timeout error."""
 
 
+class HomeSettings(Section):
+    """The speaker as a device on MQTT: state, events and commands under <base_topic>/<site_id>/…, and
+    Home Assistant MQTT discovery (harmless without Home Assistant)."""
+
+    enabled: bool = True
+    """Publish state and events and accept commands (needs mqtt.enabled)."""
+    discovery: bool = True
+    """Publish Home Assistant MQTT discovery, so the speaker appears as a device with its entities."""
+    discovery_prefix: str = "homeassistant"
+    """Home Assistant's discovery prefix (the MQTT integration's setting)."""
+    device_name: str | None = None
+    """The device's name in Home Assistant; null = 'Speaker <site_id>'."""
+
+    @field_validator("discovery_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not value or any(c in value for c in "#+\0") or value.startswith("/") or value.endswith("/"):
+            raise ValueError("must be a topic without '#', '+', NUL or leading/trailing '/'")
+        return value
+
+
+class TimersSettings(Section):
+    """Kitchen timers (the 'timers' built-in): kept by the daemon, not the session; persisted in state_dir."""
+
+    max_ring_s: float = Field(default=300.0, ge=5, le=3600)
+    """A finished timer rings until the wake word or the stop command ends it, or for this long."""
+    missed_ring_s: float = Field(default=3600.0, ge=0, le=7 * 24 * 3600)
+    """A timer that finished while the daemon was down rings at start if it finished at most this long ago;
+    older ones are only reported (event timer_finished with missed: true)."""
+    max_timers: int = Field(default=20, ge=1, le=100)
+    """How many timers may run at once."""
+    max_duration_s: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
+    """The longest timer the model may set."""
+
+
+class SoundSettings(Section):
+    """One feedback sound: the synthesized tone, or a WAV of your own."""
+
+    enabled: bool = True
+    """Play this sound."""
+    file: Path | None = None
+    """A 16-bit PCM WAV (any rate, mixed to mono) instead of the synthesized tone; relative to the config file."""
+    volume: int = Field(default=100, ge=0, le=100)
+    """This sound's loudness in percent (on top of feedback.volume and the speaker volume)."""
+
+
+class WakeSoundSettings(SoundSettings):
+    """The wake chime: off by default, because words said over it are blanked from the microphone."""
+
+    enabled: bool = False
+    """Play a chime when the wake word is heard (opt-in: the microphone is silenced while it plays)."""
+
+
+class SoundsSettings(Section):
+    """Each feedback sound (enabled, file, volume)."""
+
+    wake: WakeSoundSettings = WakeSoundSettings()
+    """Wake word acknowledged."""
+    thinking: SoundSettings = SoundSettings()
+    """A tool call is taking a while (see feedback.thinking_after_s)."""
+    error: SoundSettings = SoundSettings()
+    """A conversation failed (service unreachable or refused, no reply)."""
+    mute: SoundSettings = SoundSettings()
+    """The microphone was muted."""
+    unmute: SoundSettings = SoundSettings()
+    """The microphone was unmuted."""
+    timer: SoundSettings = SoundSettings()
+    """A finished timer (repeated until stopped)."""
+    preannounce: SoundSettings = SoundSettings()
+    """Chime before an announcement (the say command)."""
+
+
+class FeedbackSettings(Section):
+    """Local feedback sounds, synthesized by the project; the microphone ignores them while they play."""
+
+    volume: int = Field(default=60, ge=0, le=100)
+    """Loudness of all feedback sounds in percent (relative to the speaker volume)."""
+    thinking_after_s: float = Field(default=1.5, gt=0, le=30)
+    """Play the thinking sound when a tool call runs longer than this (and every 3 s after)."""
+    sounds: SoundsSettings = SoundsSettings()
+    """Per-sound settings."""
+
+
 class LoggingSettings(Section):
     """Logs go to stderr (journald on a Pi). Audio and secrets are never logged."""
 
@@ -495,5 +578,8 @@ class Settings(Section):
     mcp: McpSettings = McpSettings()
     tools: ToolsSettings = ToolsSettings()
     logging: LoggingSettings = LoggingSettings()
+    home: HomeSettings = HomeSettings()
+    timers: TimersSettings = TimersSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
     state_dir: Path = Path("/var/lib/speaker")
-    """Where timers and the volume are persisted."""
+    """Where timers, the volume, mute, the wake word choice and today's cost are persisted."""

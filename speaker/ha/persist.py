@@ -1,0 +1,60 @@
+"""The device settings the speaker remembers across restarts (``<state_dir>/device.json``): volume,
+mute, the wake word choice and today's cost."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from speaker.timers.store import load_json, save_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeviceState:
+    volume: int | None = None
+    """Last volume set by a command or the volume tool (None: the configured one)."""
+    muted: bool = False
+    wake_word: str | None = None
+    """The wake word chosen in Home Assistant ('all' or a model name; None: all)."""
+    cost_date: str | None = None
+    """Local date (ISO) that ``cost_usd`` belongs to."""
+    cost_usd: float = 0.0
+
+
+class DeviceStore:
+    """Loads the state once; ``save()`` writes it atomically. ``path`` None keeps it in memory."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.state = self._load()
+
+    def _load(self) -> DeviceState:
+        if self.path is None:
+            return DeviceState()
+        data = load_json(self.path)
+        if not isinstance(data, dict):
+            return DeviceState()
+        state = DeviceState()
+        volume = data.get("volume")
+        if isinstance(volume, int) and not isinstance(volume, bool) and 0 <= volume <= 100:
+            state.volume = volume
+        state.muted = data.get("muted") is True
+        wake = data.get("wake_word")
+        state.wake_word = wake if isinstance(wake, str) else None
+        date = data.get("cost_date")
+        cost = data.get("cost_usd")
+        if isinstance(date, str) and isinstance(cost, int | float) and math.isfinite(cost) and cost >= 0:
+            state.cost_date, state.cost_usd = date, float(cost)
+        return state
+
+    def save(self) -> None:
+        if self.path is not None:
+            save_json(self.path, self._json())
+
+    def _json(self) -> dict[str, Any]:
+        return asdict(self.state)
