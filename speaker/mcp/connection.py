@@ -137,6 +137,7 @@ class ServerConnection:
                      ", ".join(t.name for t in tools) or "none")
             self._notify()
             await self._watch(client)
+            self._client = None  # no new calls on a client that is being closed
 
     async def _target(self, stack: AsyncExitStack) -> Any:
         """What ``mcp.Client`` connects to: a streamable HTTP transport with our own httpx client (for
