@@ -177,8 +177,10 @@ class ResponseRun:
             chunk = int(48 * CHUNK_MS)
             chunks = [pcm[i:i + chunk] for i in range(0, len(pcm), chunk)] or [b""]
             for n, piece in enumerate(chunks):
+                # the transcript runs along with the audio, a few words per chunk
+                upto = len(words) if n == len(chunks) - 1 else (n + 1) * len(words) // len(chunks)
                 self._maybe_fault()
-                self._check_budget(len(piece) / 48)
+                self._check_budget(len(piece) / 48, " ".join(words[:upto]))
                 if self.cut:
                     break
                 self._send("response.output_audio.delta", **ids, delta=base64.b64encode(piece).decode("ascii"))
@@ -187,8 +189,6 @@ class ResponseRun:
                 item.audio_ms += len(piece) / 48
                 self._out_audio_ms += len(piece) / 48
                 self.conn.audio_sent = True
-                # the transcript runs along with the audio, a few words per chunk
-                upto = len(words) if n == len(chunks) - 1 else (n + 1) * len(words) // len(chunks)
                 if upto > len(said):
                     delta = " ".join(words[len(said):upto])
                     self._send("response.output_audio_transcript.delta", **ids,
@@ -203,7 +203,7 @@ class ResponseRun:
         else:
             self._send("response.content_part.added", **ids, part={"type": "text", "text": ""})
             for n, word in enumerate(words):
-                self._check_budget(0)
+                self._check_budget(0, " ".join(words[:n + 1]))
                 if self.cut:
                     break
                 self._send("response.output_text.delta", **ids, delta=word if n == 0 else " " + word)
@@ -268,10 +268,11 @@ class ResponseRun:
     def _input_tokens(self) -> int:
         return sum(s.text + s.audio for s in self._context)
 
-    def _check_budget(self, next_ms: float) -> None:
-        """max_output_tokens: stop with status incomplete before going over."""
+    def _check_budget(self, next_ms: float, text: str) -> None:
+        """max_output_tokens: stop with status incomplete before going over (``text``: this item's
+        transcript including what is about to be sent)."""
         if isinstance(self.max_tokens, int) and not self.cut:
-            spent = self._out_text + output_audio_tokens(self._out_audio_ms + next_ms)
+            spent = self._out_text + text_tokens(text) + output_audio_tokens(self._out_audio_ms + next_ms)
             if spent > self.max_tokens:
                 self._incomplete = "max_output_tokens"
 

@@ -124,6 +124,7 @@ class Emulator(Recorder):
         log.info("[emulator] refusing a handshake: %d %s", status.value, code or status.phrase)
         body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
         response = connection.respond(status, json.dumps(body) + "\n")
+        del response.headers["Content-Type"]
         response.headers["Content-Type"] = "application/json"
         self.refused.append(status.value)
         self.changed()

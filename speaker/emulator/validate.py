@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel, TypeAdapter
 
 __all__ = [
+    "CLIENT_NULLABLE",
     "SERVER_UNDECLARED_ALLOWED",
     "Problem",
     "ValidationFailure",
@@ -48,6 +49,11 @@ SERVER_UNDECLARED_ALLOWED: frozenset[tuple[str, str]] = frozenset(
 """(event type, field path) pairs the live service sends but the SDK does not declare: the SDK types
 ``session`` in ``session.created``/``session.updated`` as the *create request*, which has no ``id``,
 ``object`` ("realtime.session") or ``expires_at``. Nothing else may be undeclared."""
+
+CLIENT_NULLABLE: frozenset[str] = frozenset({"audio.input.noise_reduction", "audio.input.transcription"})
+"""Fields the SDK documents as "can be set to `null` to turn off" (and its pydantic models type as
+Optional) while its ``*Param`` TypedDicts do not allow None. ``null`` is accepted there, at any depth
+(``session.…`` in session.update)."""
 
 _BRANCH_KEYS = ("type", "role")
 """Keys that select a member of a plain (non-discriminated) union: a member whose ``type`` or ``role``
@@ -159,8 +165,8 @@ def validate_client_event(ev: Mapping[str, Any]) -> None:
     else:
         errors = _drain_lazy(out, ())
     problems = _problems(ev, errors)
-    if not errors:
-        problems += _base64_problems(ev)
+    if not problems:
+        problems = _base64_problems(ev)
     if problems:
         raise ValidationFailure(kind, problems, side="client")
 
@@ -285,12 +291,19 @@ def _problems(ev: Mapping[str, Any], errors: list[dict[str, Any]]) -> list[Probl
     for e, loc, path, tags in walked:
         if loc not in keep_only and any(loc[:t + 1] in dropped for t in tags):
             continue
+        if e.get("input", ...) is None and _nullable(path):
+            continue
         key = _dotted(path)
         message = _message(e)
         messages = merged.setdefault(key, (e["type"], []))[1]
         if message not in messages:
             messages.append(message)
     return [Problem(path, kind, " | ".join(msgs)) for path, (kind, msgs) in merged.items()]
+
+
+def _nullable(path: Sequence[str | int]) -> bool:
+    dotted = ".".join(str(p) for p in path)
+    return any(dotted == n or dotted.endswith("." + n) for n in CLIENT_NULLABLE)
 
 
 def _message(error: Mapping[str, Any]) -> str:
