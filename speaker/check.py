@@ -136,12 +136,14 @@ async def _tools(loaded: LoadedConfig, report: Report, *, offline: bool) -> list
             try:
                 async with McpBridge(s.mcp) as bridge:
                     await bridge.wait_ready(max(b.timeout_s for b in s.mcp.bridged))
-                    for server in s.mcp.bridged:
-                        names = [t.spec.name for t in bridge.tools() if t.spec.name.startswith(server.label + "__")]
+                    for bridged in s.mcp.bridged:
+                        names = [t.spec.name for t in bridge.tools() if t.spec.name.startswith(bridged.label + "__")]
                         if names:
-                            report.add("mcp bridge", "OK", f"{server.label}: {len(names)} tool(s)")
+                            report.add("mcp bridge", "OK", f"{bridged.label}: {len(names)} tool(s)")
                         else:
-                            report.add("mcp bridge", "FAIL", f"{server.label}: not reachable or no tools",
+                            why = next((st.error for st in bridge.status() if st.label == bridged.label and st.error),
+                                       "not reachable or no tools")
+                            report.add("mcp bridge", "FAIL", f"{bridged.label}: {why}",
                                        "check the url/command and token; the daemon retries it in the background")
                     for tool in bridge.tools():
                         lines.append(f"  bridged {tool.spec.name}: {tool.spec.description[:80]}")

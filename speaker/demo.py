@@ -166,7 +166,7 @@ async def _watch_broker(port: int | None, timeline: Timeline) -> AsyncIterator[N
 def _wav_seconds(path: Path) -> float | None:
     try:
         with wave.open(str(path)) as w:
-            return w.getnframes() / w.getframerate()
+            return float(w.getnframes()) / w.getframerate()
     except (OSError, wave.Error):
         return None
 

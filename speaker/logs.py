@@ -32,5 +32,5 @@ def setup_logging(level: str, fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # third-party chatter stays at WARNING even with --debug: never per-frame or per-packet lines
-    for noisy in ("websockets", "asyncio", "mcp", "httpx", "httpcore", "aiomqtt"):
+    for noisy in ("websockets", "asyncio", "mcp", "httpx", "httpcore", "httpx2", "httpcore2", "aiomqtt"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
