@@ -165,8 +165,8 @@ async def _watch_broker(port: int | None, timeline: Timeline) -> AsyncIterator[N
 
 def _wav_seconds(path: Path) -> float | None:
     try:
-        with wave.open(str(path)) as w:
-            return float(w.getnframes()) / w.getframerate()
+        with wave.open(str(path), "rb") as w:
+            return w.getnframes() / w.getframerate()
     except (OSError, wave.Error):
         return None
 
