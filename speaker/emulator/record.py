@@ -50,6 +50,8 @@ class Recorder:
     log: list[Logged] = field(default_factory=list)
     violations: list[ValidationFailure] = field(default_factory=list)
     """Every validation failure, client events and (a bug) the emulator's own; tests assert it is empty."""
+    warnings: list[str] = field(default_factory=list)
+    """Script mistakes a real model would not make (e.g. calling a function the session does not offer)."""
     stats: list[ConnectionStats] = field(default_factory=list)
     refused: list[int] = field(default_factory=list)
     """HTTP statuses of refused handshakes (401 bad key, 404 path, 400 no model)."""

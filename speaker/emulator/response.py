@@ -217,6 +217,13 @@ class ResponseRun:
         self._close_item(index, item, content=content)
 
     def _function_call(self, index: int, call: FunctionCallSpec) -> None:
+        tools = self.plan.params.get("tools", self.conn.session["tools"]) or []
+        offered = [t.get("name") for t in tools if t.get("type") == "function"]
+        if call.name not in offered:
+            # a real model only calls what it was offered: this is a mistake in the script
+            warning = f"script calls {call.name!r}, which the session does not offer (offered: {offered})"
+            log.warning("[emulator] %s", warning)
+            self.conn.recorder.warnings.append(warning)
         call_id = call.call_id or new_id("call")
         arguments = call.arguments_json
         item = self._open_item(index, {"type": "function_call", "status": "in_progress", "name": call.name,

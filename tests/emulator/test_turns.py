@@ -13,7 +13,7 @@ import pytest
 
 from speaker.emulator import GENERIC_PHRASE, Emulator, FunctionCallSpec, Reply, Script, Turn
 from speaker.emulator.voice import speech_for
-from tests.emulator.wire import speech, types, wire
+from tests.emulator.wire import LOCAL_TURNS, speech, types, wire
 
 LIMIT = 10.0
 REPLY_LIFECYCLE = [
@@ -131,9 +131,15 @@ async def test_server_vad_turn_on_real_speech() -> None:
     assert emu.violations == []
 
 
+LIGHT_TOOL = {"type": "function", "name": "zigbee_light_set", "description": "Switch a Zigbee light.",
+              "parameters": {"type": "object", "properties": {"device": {"type": "string"},
+                                                              "state": {"enum": ["ON", "OFF"]}}}}
+
+
 async def test_function_call_round_trip() -> None:
     script = Script(turns=[Turn(heard="turn on the kitchen light", call=LIGHT, then=Reply("The kitchen light is on."))])
-    async with asyncio.timeout(LIMIT), Emulator(script, speed=50) as emu, wire(emu) as w:
+    session = {**LOCAL_TURNS, "tools": [LIGHT_TOOL]}
+    async with asyncio.timeout(LIMIT), Emulator(script, speed=50) as emu, wire(emu, session=session) as w:
         await w.append(speech())
         await w.send("input_audio_buffer.commit")
         await w.send("response.create")
@@ -164,7 +170,17 @@ async def test_function_call_round_trip() -> None:
         second = await w.until("response.done")
         assert transcript_of(second) == "The kitchen light is on."
         assert second[-1]["response"]["status"] == "completed"
-    assert emu.violations == []
+    assert emu.violations == [] and emu.warnings == []
+
+
+async def test_a_script_calling_an_undeclared_function_is_flagged() -> None:
+    script = Script(turns=[Turn(call=FunctionCallSpec("zigbee2mqtt_light_set", {}))])
+    async with asyncio.timeout(LIMIT), Emulator(script, speed=50) as emu, \
+            wire(emu, session={**LOCAL_TURNS, "tools": [LIGHT_TOOL]}) as w:
+        await w.send("response.create")
+        await w.until("response.done")
+    assert emu.warnings == ["script calls 'zigbee2mqtt_light_set', which the session does not offer "
+                            "(offered: ['zigbee_light_set'])"]
 
 
 async def test_usage_grows_and_repeated_context_is_cached() -> None:
@@ -241,7 +257,8 @@ async def test_session_rules_the_service_enforces() -> None:
 
 
 async def test_max_output_tokens_cuts_the_reply_as_incomplete() -> None:
-    script = Script(turns=[Turn(reply=Reply("The timer is set for five minutes."))])
+    story = "The timer is set for five minutes."
+    script = Script(turns=[Turn(reply=Reply(story))])
     session = {"type": "realtime", "max_output_tokens": 20, "audio": {"input": {"turn_detection": None}}}
     async with asyncio.timeout(LIMIT), Emulator(script, speed=50) as emu, wire(emu, session=session) as w:
         await w.send("response.create")
@@ -250,7 +267,7 @@ async def test_max_output_tokens_cuts_the_reply_as_incomplete() -> None:
     assert done["status"] == "incomplete"
     assert done["status_details"] == {"type": "incomplete", "reason": "max_output_tokens"}
     assert done["output"][0]["status"] == "incomplete"
-    assert done["usage"]["output_tokens"] <= 20 and len(audio_of(events)) < len(speech_for(script.turns[0].reply.text))
+    assert done["usage"]["output_tokens"] <= 20 and len(audio_of(events)) < len(speech_for(story))
     assert emu.violations == []
 
 

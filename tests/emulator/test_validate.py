@@ -224,6 +224,7 @@ def test_the_allowlist_is_small_and_session_only() -> None:
 
 
 def test_non_objects_are_rejected() -> None:
-    for bad in ([], "session.update", {"type": 5}):
+    bad: list[Any] = [[], "session.update", {"type": 5}]
+    for event in bad:
         with pytest.raises(ValidationFailure):
-            validate_client_event(bad)  # type: ignore[arg-type]
+            validate_client_event(event)
