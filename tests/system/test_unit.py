@@ -93,6 +93,7 @@ def test_the_unit_keeps_the_daemons_contract() -> None:
     assert one("StateDirectory") == "speaker"  # Settings.state_dir defaults to /var/lib/speaker
     assert int(one("TimeoutStopSec")) >= 10  # the daemon's graceful stop takes up to 5 s
     assert one("Restart") == "on-failure"
+    assert one("RestartPreventExitStatus") == "2"  # speaker's exit code for configuration errors
     assert one("User") == "speaker" and "audio" in one("SupplementaryGroups").split()
     # these would take the microphone away (see the comments in the unit)
     assert "PrivateDevices" not in settings
