@@ -104,7 +104,7 @@ class ResilientSource:
                 return
             except AudioDeviceError as exc:
                 if self.failures == 0:
-                    log.error("audio input: %s; retrying every %g s", exc, self.retry_s)
+                    log.error("%s; retrying every %g s", exc, self.retry_s)
                 else:
                     log.debug("audio input still unavailable (%d): %s", self.failures, exc)
                 self.failures += 1

@@ -18,8 +18,9 @@ Two things the fixture takes care of:
    at teardown, so later tests see the machine as it is). No stream may be open across that call.
 2. A null sink with no low-latency client sleeps in 2-second render cycles; a stream joining it
    waits for the current cycle to end, so its first callback comes 0.1-2 s late at random. Two
-   "keeper" recorders with 10 ms latency keep both sinks in short cycles for the server's lifetime;
-   the fixture waits until they receive audio, after which stream start-up takes milliseconds.
+   "keeper" recorders with 10 ms latency keep both sinks in short cycles for the server's lifetime.
+   Suspending and resuming each sink once they are connected restarts the cycle at once (else the
+   fixture itself would wait out the first 2 s cycle); after that stream start-up takes milliseconds.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ class Pulse:
 
     directory: Path
     server: str
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None
     startup_s: float
     """From starting the daemon until it answered."""
     ready_s: float = 0.0
@@ -170,9 +171,64 @@ class Pulse:
                 return int(dev["index"])
         raise LookupError(f"PortAudio has no device {name!r}")
 
+    def start(self) -> None:
+        """Start (or restart, on the same socket) the daemon and wait until streams start promptly."""
+        socket = self.directory / "native"
+        env = {k: v for k, v in os.environ.items() if k not in _ENV_KEYS}
+        env.update(XDG_RUNTIME_DIR=str(self.directory), HOME=str(self.directory))  # nothing of the user's
+        null = f"rate={RATE} channels=1 format=s16le"
+        t0 = time.monotonic()
+        self.process = subprocess.Popen(
+            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
+             "--log-target=stderr", "--log-level=error",
+             "-L", f"module-native-protocol-unix auth-anonymous=1 socket={socket}",
+             "-L", f"module-null-sink sink_name=vsink {null}",
+             "-L", f"module-null-sink sink_name=micsink {null}",
+             "-L", "module-remap-source source_name=vmic master=micsink.monitor"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = t0 + 10
+        while True:
+            if self.process.poll() is not None:
+                pytest.fail(f"pulseaudio exited at start with code {self.process.returncode}")
+            if socket.exists() and subprocess.run(["pactl", "info"], env=self.env,
+                                                  capture_output=True).returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                self.stop()
+                pytest.fail("pulseaudio did not answer within 10 s")
+            time.sleep(0.01)
+        self.startup_s = time.monotonic() - t0
+        outs = []
+        for monitor in ("vsink.monitor", "micsink.monitor"):
+            out = self.directory / f"keeper-{monitor}.raw"
+            outs.append(out)
+            with open(out, "ab") as f:  # append: after the truncate below, writes restart at 0
+                self.keepers.append(subprocess.Popen(
+                    ["parec", f"--device={monitor}", "--raw", "--latency-msec=10", f"--rate={RATE}",
+                     "--channels=1"], env=self.env, stdout=f, stderr=subprocess.DEVNULL))
+        while len(self.run("pactl", "list", "short", "source-outputs").splitlines()) < len(outs):
+            if time.monotonic() > deadline:
+                self.stop()
+                pytest.fail("the PulseAudio keeper streams did not connect within 10 s")
+            time.sleep(0.01)
+        for sink in ("vsink", "micsink"):  # restart the sinks' render cycles at the keepers' latency
+            self.run("pactl", "suspend-sink", sink, "1")
+            self.run("pactl", "suspend-sink", sink, "0")
+        while not all(o.stat().st_size > 0 for o in outs):
+            if time.monotonic() > deadline:
+                self.stop()
+                pytest.fail("the PulseAudio null sinks did not start running within 10 s")
+            time.sleep(0.01)
+        for out in outs:  # the keepers keep running; what they record is of no use
+            os.truncate(out, 0)
+        self.ready_s = time.monotonic() - t0
+
     def stop(self) -> None:
-        for proc in [*self.keepers, self.process]:
-            if proc.poll() is None:
+        """Stop the daemon (to a client this looks like every device being unplugged at once)."""
+        procs = [*self.keepers, self.process]
+        self.keepers = []
+        for proc in procs:
+            if proc is not None and proc.poll() is None:
                 proc.terminate()
                 try:
                     proc.wait(timeout=5)
@@ -188,48 +244,8 @@ def start_pulse() -> Pulse:
         pytest.skip(f"PulseAudio is not installed (missing {', '.join(missing)}); "
                     "apt install pulseaudio pulseaudio-utils libasound2-plugins")
     directory = Path(tempfile.mkdtemp(prefix="speaker-pulse-"))
-    socket = directory / "native"
-    env = {k: v for k, v in os.environ.items() if k not in _ENV_KEYS}
-    env.update(XDG_RUNTIME_DIR=str(directory), HOME=str(directory))  # nothing of the user's is touched
-    null = f"rate={RATE} channels=1 format=s16le"
-    t0 = time.monotonic()
-    process = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
-         "--log-target=stderr", "--log-level=error",
-         "-L", f"module-native-protocol-unix auth-anonymous=1 socket={socket}",
-         "-L", f"module-null-sink sink_name=vsink {null}",
-         "-L", f"module-null-sink sink_name=micsink {null}",
-         "-L", "module-remap-source source_name=vmic master=micsink.monitor"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    pulse = Pulse(directory, f"unix:{socket}", process, 0.0)
-    deadline = t0 + 10
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"pulseaudio exited at start with code {process.returncode}")
-        if socket.exists() and subprocess.run(["pactl", "info"], env=pulse.env,
-                                              capture_output=True).returncode == 0:
-            break
-        if time.monotonic() > deadline:
-            pulse.stop()
-            pytest.fail("pulseaudio did not answer within 10 s")
-        time.sleep(0.01)
-    pulse.startup_s = time.monotonic() - t0
-    outs = []
-    for monitor in ("vsink.monitor", "micsink.monitor"):
-        out = directory / f"keeper-{monitor}.raw"
-        outs.append(out)
-        with open(out, "ab") as f:  # append: after the truncate below, writes restart at 0
-            pulse.keepers.append(subprocess.Popen(
-                ["parec", f"--device={monitor}", "--raw", "--latency-msec=10", f"--rate={RATE}", "--channels=1"],
-                env=pulse.env, stdout=f, stderr=subprocess.DEVNULL))
-    while not all(o.stat().st_size > 0 for o in outs):
-        if time.monotonic() > deadline:
-            pulse.stop()
-            pytest.fail("the PulseAudio null sinks did not start running within 10 s")
-        time.sleep(0.01)
-    for out in outs:  # the keepers keep running; their output is of no use
-        os.truncate(out, 0)
-    pulse.ready_s = time.monotonic() - t0
+    pulse = Pulse(directory, f"unix:{directory / 'native'}", None, 0.0)
+    pulse.start()
     return pulse
 
 

@@ -1,0 +1,73 @@
+"""Unplugging the sound card (here: stopping the PulseAudio server under live streams) and plugging
+it back: the microphone stream carries on and the speaker reopens, with one error line each."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speaker.audio.device_sink import DeviceSink
+from speaker.audio.factory import open_source
+from speaker.config.schema import AudioInputSettings, AudioOutputSettings
+from speaker.errors import AudioDeviceError
+from tests.audio.signals import dominant_hz, pcm, samples, sounding, sounding_part, tone
+from tests.helpers.pulse import Pulse, write_wav
+
+pytestmark = pytest.mark.audio
+
+
+async def test_microphone_and_speaker_survive_the_device_going_away(
+        pulse: Pulse, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="speaker.audio")
+    wav = write_wav(tmp_path / "tone.wav", pcm(tone(660, 0.6, 16000, 0.5)))
+    source = open_source(AudioInputSettings(retry_s=0.2))
+    received = bytearray()
+    async with asyncio.timeout(20), source, DeviceSink(AudioOutputSettings(volume=100, retry_s=0.2)) as sink:
+        frames = source.frames()
+
+        async def read_for(seconds: float) -> bytes:
+            out = bytearray()
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                out += await anext(frames)
+            return bytes(out)
+
+        received += await read_for(0.3)
+        sink.write(pcm(tone(440, 2.0, 24000)))
+        pulse.stop()  # everything unplugged at once
+        reader = asyncio.create_task(read_for(1.0))  # the iterator waits instead of ending
+        with pytest.raises(AudioDeviceError, match="output stream stopped"):
+            await sink.drain()
+        sink.write(pcm(tone(440, 0.5, 24000)))  # writing to a missing speaker is harmless
+        await asyncio.sleep(0.5)
+        pulse.start()  # plugged back in
+        received += await reader
+        deadline = time.monotonic() + 5
+        while sink.device_rate == 0 or "audio output is back" not in caplog.text:
+            assert time.monotonic() < deadline, "the speaker was not reopened"
+            await asyncio.sleep(0.05)
+        tail_task = asyncio.create_task(read_for(1.5))
+        await asyncio.sleep(0.2)
+        pulse.play_into_mic(wav, wait=False)
+        heard = samples(await tail_task)
+        with pulse.capture() as cap:
+            await asyncio.sleep(0.1)
+            sink.write(pcm(tone(440, 0.5, 24000, 0.4)))
+            await sink.drain()
+            await asyncio.sleep(0.1)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 2, errors  # one line for the microphone, one for the speaker
+    assert any("audio input" in e and "retrying every 0.2 s" in e for e in errors)
+    assert "audio input is back" in caplog.text
+    # the microphone works again: the tone played into it after the outage came through
+    tone_part = sounding_part(heard, 16000)
+    assert tone_part.size == pytest.approx(0.6 * 16000, abs=320)
+    assert dominant_hz(tone_part, 16000) == pytest.approx(660, abs=3)
+    # and the speaker too
+    _, x = cap.samples()
+    assert np.count_nonzero(sounding(x, 16000)) / 16 == pytest.approx(500, abs=15)
