@@ -20,6 +20,8 @@ from speaker.core import actions as A
 from speaker.core.conversation import Conversation, CoreConfig
 from speaker.core.events import EndAfterReply
 from speaker.errors import ConfigError, SecretError
+from speaker.ha.service import DeviceService
+from speaker.ha.wake import WakeFilter
 from speaker.listen.frontend import FrontEnd
 from speaker.mcp.bridge import McpBridge
 from speaker.mcp.remote import McpEventHandler, session_mcp_tools
@@ -29,9 +31,11 @@ from speaker.realtime.cost import SessionLedger
 from speaker.realtime.reconnect import open_with_retry
 from speaker.realtime.session_config import build_session
 from speaker.runner import Observer, RealtimeSession, Runner, Sounds
-from speaker.sounds import default_sounds
+from speaker.sounds import build_sounds
 from speaker.system.sdnotify import Notifier
 from speaker.system.signals import StopSignals
+from speaker.timers.service import TimerService
+from speaker.timers.tools import timer_tools
 from speaker.tools.base import ToolRegistry
 from speaker.tools.loader import build_tools
 from speaker.vad.segmenter import SpeechSegmenter
@@ -46,13 +50,17 @@ class _Host:
     def __init__(self, sink: AudioSink) -> None:
         self._sink = sink
         self.runner: Runner | None = None
+        self.device: DeviceService | None = None
 
     def end_conversation(self) -> None:
         if self.runner is not None:
             self.runner.dispatch(EndAfterReply())
 
     def set_volume(self, percent: int) -> None:
-        self._sink.set_volume(percent)
+        if self.device is not None:
+            self.device.set_volume(percent)  # remembered and published
+        else:
+            self._sink.set_volume(percent)
 
     def volume(self) -> int:
         return self._sink.volume
@@ -177,7 +185,15 @@ async def assemble(
             bridge = await stack.enter_async_context(McpBridge(s.mcp))
         host = _Host(sink)
         tools = build_tools(s, loaded.base_dir, mqtt, host)
-        engine = build_wake_engine(s.wake, loaded.base_dir)
+        timers: TimerService | None = None
+        if "timers" in s.tools.builtin:
+            timers = TimerService(s.timers, s.state_dir / "timers.json")
+            for tool in timer_tools(timers):
+                if tool.spec.name in tools:
+                    raise ConfigError(f"tool {tool.spec.name!r} is defined by a tool pack and by the timers "
+                                      "built-in; rename it or remove 'timers' from tools.builtin")
+                tools.add(tool)
+        engine = WakeFilter(build_wake_engine(s.wake, loaded.base_dir))
         stack.callback(engine.close)
         frontend = FrontEnd(engine, SpeechSegmenter(s.vad), s.audio.preroll_ms)
         core = Conversation(CoreConfig.from_settings(s), sink)
@@ -202,23 +218,32 @@ async def assemble(
 
         ledgers = LedgerObserver(s)
         mcp_observer = McpObserver(McpEventHandler(s.mcp))
-        all_observers: list[Observer] = [ledgers, mcp_observer, *observers]
+        device = DeviceService(s, mqtt, sink, timers=timers, wake=engine)
+        host.device = device
+        all_observers: list[Observer] = [ledgers, mcp_observer, device.observer, *observers]
         if notifier is not None:
             all_observers.append(StatusObserver(notifier))
         runner = Runner(
-            core, frontend, sink, connect, tools,
+            core, frontend, sink, connect, device.watch_tools(tools),
             make_resampler=lambda: StreamResampler(16000, 24000),
             preroll_ms=s.vad.pad_ms,
-            sounds=Sounds(default_sounds()),
+            sounds=Sounds(build_sounds(s.feedback, loaded.base_dir)),
             observers=all_observers,
             watchdog=notifier.watchdog if notifier is not None else None,
             watchdog_interval_s=notifier.watchdog_interval() if notifier is not None else None,
         )
         host.runner = runner
         mcp_observer.runner = runner
+        device.attach(runner)
+        await stack.enter_async_context(device)
+        if timers is not None:
+            await stack.enter_async_context(timers)  # after the device: missed timers are reported to it
         if source is None:
             source = open_source(s.audio.input, file=input_file)
-        yield Speaker(runner=runner, source=source, sink=sink, tools=tools, mqtt=mqtt, ledgers=ledgers)
+        # MQTT commands dispatch into the runner: they wait until it runs (it opens the source then)
+        source = device.signal_on_open(source)
+        yield Speaker(runner=runner, source=source, sink=sink, tools=tools, mqtt=mqtt, ledgers=ledgers,
+                      extras={"device": device, "timers": timers})
 
 
 async def run_daemon(loaded: LoadedConfig, *, input_file: Path | None = None,
@@ -230,7 +255,7 @@ async def run_daemon(loaded: LoadedConfig, *, input_file: Path | None = None,
     except (SecretError, ConfigError) as exc:
         log.error("%s", exc)
         return 2
-    notifier = Notifier.from_environ()
+    notifier = Notifier.from_environ(unset_environment=True)  # MCP stdio children must not inherit it
     with StopSignals(on_stop=lambda sig: notifier.stopping("stopping"), grace_s=4.5) as signals:
         async with assemble(loaded, api_key=api_key, input_file=input_file, output_file=output_file,
                             notifier=notifier) as speaker:
