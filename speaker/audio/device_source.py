@@ -77,8 +77,9 @@ class DeviceSource:
         self._loop = asyncio.get_running_loop()
         try:
             self._open()
-        except AudioDeviceError:
-            if not rescan_if_idle():  # maybe it came back under a new card number
+        except AudioDeviceError as exc:
+            # a USB device plugged back in may have a new card number: only a re-scan finds it
+            if not exc.retryable or not rescan_if_idle():
                 raise
             self._open()
         return self
@@ -96,9 +97,10 @@ class DeviceSource:
         device = resolve_device(s.device, "input")
         need = max(s.channels) + 1
         if need > device.max_input_channels:
-            raise AudioDeviceError(
-                f"audio.input.channels {s.channels} needs {need} channels but input device "
-                f"{device.label('input')} has {device.max_input_channels}")
+            error = AudioDeviceError(f"audio.input.channels {s.channels} needs {need} channels but input device "
+                                     f"{device.label('input')} has {device.max_input_channels}")
+            error.retryable = False  # a configuration mistake: re-scanning will not help
+            raise error
         rate = s.rate or (MIC.rate if self._accepts(sd, device, need, MIC.rate) else int(device.default_samplerate))
         self._closing = False
         try:

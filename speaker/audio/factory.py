@@ -17,9 +17,10 @@ from speaker.errors import AudioDeviceError
 log = logging.getLogger(__name__)
 
 
-def open_source(settings: AudioInputSettings, *, file: Path | None = None) -> AudioSource:
+def open_source(settings: AudioInputSettings, *, file: Path | None = None, resilient: bool = True) -> AudioSource:
     """The microphone: ``file`` (e.g. ``speaker run --input``) or ``settings.file`` if given, else
-    the sound card, wrapped so that unplugging it does not end the stream.
+    the sound card, wrapped in :class:`ResilientSource` so that unplugging it does not end the stream
+    (``resilient=False``: the bare device source, whose errors surface at once, for ``speaker check``).
 
     ``settings.channels`` applies to a configured ``settings.file`` too (a recording of the array);
     a ``file`` passed here has all its channels mixed."""
@@ -32,6 +33,8 @@ def open_source(settings: AudioInputSettings, *, file: Path | None = None) -> Au
                           channels=None if file is not None else settings.channels)
     from speaker.audio.device_source import DeviceSource
 
+    if not resilient:
+        return DeviceSource(settings)
     return ResilientSource(lambda: DeviceSource(settings), retry_s=settings.retry_s)
 
 
@@ -68,6 +71,8 @@ class ResilientSource:
         """Device errors since the stream was last healthy."""
         self.reopened = 0
         """Times audio came back after a failure."""
+        self.last_error: AudioDeviceError | None = None
+        """The latest device error (kept after recovery), for status reports."""
 
     async def __aenter__(self) -> Self:
         return self
@@ -103,6 +108,7 @@ class ResilientSource:
                     yield frame
                 return
             except AudioDeviceError as exc:
+                self.last_error = exc
                 if self.failures == 0:
                     log.error("%s; retrying every %g s", exc, self.retry_s)
                 else:

@@ -66,7 +66,7 @@ async def test_microphone_hears_a_tone_played_into_it(pulse: Pulse, tmp_path: Pa
     assert tone_part.size == pytest.approx(16000, abs=160)  # the whole second of tone arrived
     t_heard = first_loud_time(stamps)
     assert t_heard is not None
-    log.warning("capture latency (paplay start -> frame in hand): %.0f ms", 1000 * (t_heard - t_play))
+    log.info("capture latency (paplay start -> frame in hand): %.0f ms", 1000 * (t_heard - t_play))
     assert t_heard - t_play < 0.5
     assert dominant_hz(tone_part, 16000) == pytest.approx(440, abs=2)
     assert rms(tone_part) == pytest.approx(0.5 * 32767 / np.sqrt(2), rel=0.05)
@@ -103,7 +103,7 @@ async def test_speaker_plays_what_is_written_at_the_expected_level(pulse: Pulse)
     loud = sounding(x, 16000)
     assert loud.sum() / 16 == pytest.approx(1000, abs=10)  # all of it
     onset = times[int(np.argmax(loud))]
-    log.warning("output start latency (write -> sound): %.0f ms; drain returned %.0f ms after the end",
+    log.info("output start latency (write -> sound): %.0f ms; drain returned %.0f ms after the end",
                 1000 * (onset - t_write), 1000 * (t_drained - (onset + 1.0)))
     assert onset - t_write < 0.15
     assert -0.03 < t_drained - (onset + 1.0) < 0.1  # drain waits for the sound, not just the buffer
@@ -134,13 +134,42 @@ async def test_clear_silences_quickly_and_played_ms_matches_what_was_heard(pulse
     silence_after = heard_times[-1] - t_clear
     heard_by_clear_ms = 1000 * np.count_nonzero(heard_times <= t_clear) / 16000
     errors = [played - 1000 * np.count_nonzero(heard_times <= t) / 16000 for t, played in probes]
-    log.warning("clear -> silence %.0f ms; played_ms error at clear %+.0f ms, during playback %+.0f..%+.0f ms",
+    log.info("clear -> silence %.0f ms; played_ms error at clear %+.0f ms, during playback %+.0f..%+.0f ms",
                 1000 * silence_after, played_at_clear - heard_by_clear_ms, min(errors), max(errors))
     assert silence_after < 0.150
     assert abs(played_at_clear - heard_by_clear_ms) < 30
     assert max(abs(e) for e in errors) < 30
     total_heard_ms = 1000 * loud.sum() / 16000
     assert final_played == pytest.approx(total_heard_ms, abs=30)
+
+
+async def test_speaker_resamples_for_a_48k_device_and_applies_the_volume(pulse: Pulse) -> None:
+    with pulse.capture() as cap:
+        async with asyncio.timeout(10), DeviceSink(AudioOutputSettings(rate=48000, volume=50)) as sink:
+            assert sink.device_rate == 48000
+            await asyncio.sleep(0.05)
+            sink.write(pcm(tone(440, 0.5, 24000, 0.8)))
+            await sink.drain()
+            assert sink.played_ms == pytest.approx(500, abs=2)
+            assert sink.written_ms == pytest.approx(500)
+            await asyncio.sleep(0.1)
+    _, x = cap.samples()
+    part = sounding_part(x, 16000)
+    assert part.size == pytest.approx(8000, abs=80)
+    assert dominant_hz(part, 16000) == pytest.approx(440, abs=2)
+    assert np.abs(part).max() == pytest.approx(0.8 * 0.25 * 32767, rel=0.03)  # 50 % = 0.25 gain
+
+
+def test_speaker_devices_lists_the_virtual_devices(pulse: Pulse, capsys: pytest.CaptureFixture[str]) -> None:
+    from speaker.audio.devices import list_devices, print_devices
+
+    assert print_devices() == 0
+    out = capsys.readouterr().out
+    inputs, outputs = out.split("Output devices:")
+    assert "default" in inputs and "pulse" in outputs
+    assert "accepts 16/24/48 kHz" in inputs
+    default = next(d for d in list_devices() if d.name == "default")
+    assert default.default_input and default.input_rates == (16000, 24000, 48000)
 
 
 async def test_a_missing_device_is_reported_with_the_devices_that_exist(pulse: Pulse) -> None:

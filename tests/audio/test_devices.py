@@ -70,3 +70,12 @@ def test_print_devices_shows_rates_channels_and_defaults(fake_devices: list[Devi
     assert "6 ch, default 16000 Hz, accepts 16 kHz" in inputs
     assert "*  5  default" in inputs
     assert "accepts 16/24/48 kHz" in outputs
+
+
+async def test_channels_beyond_the_device_are_refused_before_opening(fake_devices: list[DeviceInfo]) -> None:
+    from speaker.audio.device_source import DeviceSource
+    from speaker.config.schema import AudioInputSettings
+
+    with pytest.raises(AudioDeviceError, match=r"channels \[1, 6\] needs 7 channels but input device 2 "):
+        async with DeviceSource(AudioInputSettings(device="respeaker", channels=[1, 6])):
+            pass

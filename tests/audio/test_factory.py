@@ -11,6 +11,7 @@ from typing import Self
 
 import pytest
 
+from speaker.audio.device_source import DeviceSource
 from speaker.audio.factory import ResilientSource, open_sink, open_source
 from speaker.audio.file_sink import FileSink
 from speaker.audio.file_source import FileSource
@@ -26,6 +27,7 @@ def test_files_choose_file_adapters_and_devices_the_resilient_source(tmp_path: P
     override = open_source(AudioInputSettings(channels=[2, 3]), file=tmp_path / "b.raw")
     assert isinstance(override, FileSource) and override.channels is None  # --input: all channels
     assert isinstance(open_source(AudioInputSettings()), ResilientSource)
+    assert isinstance(open_source(AudioInputSettings(), resilient=False), DeviceSource)
     sink = open_sink(AudioOutputSettings(volume=30, realtime=False), file=tmp_path / "o.wav")
     assert isinstance(sink, FileSink) and sink.volume == 30 and not sink.realtime
 
@@ -84,6 +86,7 @@ async def test_frames_keep_coming_across_an_unplugged_device(caplog: pytest.LogC
     assert len(opened) == 5 and all(s.closed for s in opened if not s.fail_open)
     assert loop.time() - t0 >= 4 * 0.05  # waited retry_s before every reopen
     assert source.reopened == 2 and source.failures == 0
+    assert source.last_error is not None and "input stream stopped" in str(source.last_error)
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 2  # once per outage, not once per attempt
     assert "failed: the input stream stopped" in errors[0].getMessage()
