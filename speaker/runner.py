@@ -143,6 +143,8 @@ class Runner:
         self._stop = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._deaf: list[tuple[float, float]] = []
+        """Clock intervals while our own feedback sound (plus its echo) reaches the microphone."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -201,6 +203,9 @@ class Runner:
     async def _mic_loop(self, source: AudioSource) -> None:
         async with source:
             async for frame in source.frames():
+                # our own chime must never fire the wake word or reach the session as speech; silence
+                # (not dropping) keeps stream time and the pre-roll consistent
+                frame = self._blank_if_deaf(frame)
                 events = self.frontend.process(frame)
                 t = self.frontend.time
                 self.dispatch(MicFrame(frame, t))
@@ -214,6 +219,32 @@ class Runner:
         self._input_ended = True
         if self.core.phase in (Phase.IDLE, Phase.DISABLED):
             self._stop.set()
+
+    def _blank_if_deaf(self, frame: bytes) -> bytes:
+        if not self._deaf:
+            return frame
+        now = self._clock()
+        self._deaf = [(start, end) for start, end in self._deaf if end > now]
+        if any(start <= now for start, _ in self._deaf):
+            return bytes(len(frame))
+        return frame
+
+    def play_sound(self, name: str, *, blank_mic: bool = True) -> float:
+        """Play a feedback sound (after whatever is queued for the speaker); return its length in seconds
+        (0 when the sound is disabled). With ``blank_mic`` the microphone frames are replaced by silence
+        from when it starts until the echo tail after it ends. The timer ring passes False: the wake word
+        must stay able to stop it."""
+        sound = self._sounds.get(name)
+        if not sound:
+            return 0.0
+        now = self._clock()
+        ahead_s = max(self.sink.written_ms - self.sink.played_ms, 0.0) / 1000
+        self.sink.write(sound)
+        seconds = len(sound) / REALTIME.bytes_per_second
+        if blank_mic:
+            start = now + ahead_s
+            self._deaf.append((start, start + seconds + self.core.cfg.echo_tail_s))
+        return seconds
 
     def _ping_watchdog(self) -> None:
         if self._watchdog is None or self._watchdog_interval is None:
@@ -268,9 +299,7 @@ class Runner:
             case A.ResetVad():
                 self.frontend.reset_vad()
             case A.PlaySound(name=name):
-                sound = self._sounds.get(name)
-                if sound:
-                    self.sink.write(sound)
+                self.play_sound(name)
             case A.SetState(state=state):
                 log.info("state: %s", state)
             case A.Notify(kind=kind, data=data):

@@ -6,6 +6,9 @@
 * **Events** are sent once. Events from before the first connection (a timer missed while the daemon
   was down) are held until it; events while the broker is away later are dropped (stale news misleads
   automations more than missing news does).
+
+The cue for a snapshot is the speaker's own ``online`` on its availability topic, which the MQTT
+connection publishes on every connect (the device subscribes to it).
 """
 
 from __future__ import annotations
@@ -54,10 +57,15 @@ class Publisher:
         if self._retained.get(topic) == text:
             return
         self._retained[topic] = text
-        self._put(Outgoing(topic, text, True, 1))
+        if self._ever_connected:  # before the first connection, the first snapshot sends it
+            self._put(Outgoing(topic, text, True, 1))
 
     def event(self, topic: str, payload: dict[str, Any], *, qos: int = 0) -> None:
-        self._put(Outgoing(topic, encode(payload), False, qos))
+        message = Outgoing(topic, encode(payload), False, qos)
+        if self._ever_connected:
+            self._put(message)
+        elif self._mqtt is not None and len(self._early) < MAX_EARLY_EVENTS:
+            self._early.append(message)
 
     def snapshot(self) -> None:
         """Send every remembered retained value again, then the events held since start."""
@@ -90,9 +98,7 @@ class Publisher:
         while True:
             message = await self._queue.get()
             if not mqtt.connected:
-                if not message.retain and not self._ever_connected and len(self._early) < MAX_EARLY_EVENTS:
-                    self._early.append(message)
-                continue  # retained values go out with the next snapshot
+                continue  # retained values go out with the next snapshot; stale events are dropped
             try:
                 await mqtt.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
             except ToolError as exc:  # MqttUnavailable / MqttUncertain

@@ -328,7 +328,7 @@ class TimerService:
                 await asyncio.sleep(BUSY_RECHECK_S)
                 continue
             length = ringer.ring() if ringer is not None else 0.0
-            period = max(length, 0.5) + self._ring_pause_s
+            period = max(length, 0.05) + self._ring_pause_s
             await asyncio.sleep(period)
             rung_s += period
             if rung_s >= self._settings.max_ring_s and self.ringing:

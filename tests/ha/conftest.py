@@ -1,0 +1,3 @@
+from tests.mqtt.fixtures import recorder
+
+__all__ = ["recorder"]
