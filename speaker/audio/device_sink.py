@@ -91,9 +91,11 @@ class DeviceSink:
         device = resolve_device(self.settings.device, "output")
         if device.max_output_channels < 1:
             raise AudioDeviceError(f"{device.label('output')} has no output channels")
-        channels = 1 if self._accepts(sd, device, 1, REALTIME.rate) or device.max_output_channels == 1 else 2
-        rate = self.settings.rate or (
-            REALTIME.rate if self._accepts(sd, device, channels, REALTIME.rate) else int(device.default_samplerate))
+        rates = [self.settings.rate] if self.settings.rate else [REALTIME.rate, int(device.default_samplerate)]
+        # mono where the device takes it; some (a HAT's raw hw device) only open in stereo
+        channels, rate = next(((c, r) for c in (1, 2) if c <= device.max_output_channels for r in rates
+                               if self._accepts(sd, device, c, r)),
+                              (min(2, device.max_output_channels), rates[-1]))
         self._closing = False
         try:
             stream = sd.OutputStream(device=device.index, samplerate=rate, channels=channels, dtype="int16",

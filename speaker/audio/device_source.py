@@ -119,10 +119,16 @@ class DeviceSource:
             stream.close()
             stream_closed()
             raise AudioDeviceError(f"cannot start input device {device.label('input')}: {exc}") from exc
-        self._stream, self.device, self.capture_rate, self._n_channels = stream, device, rate, need
-        self._resampler = None if rate == MIC.rate else StreamResampler(rate, MIC.rate)
+        self._stream = stream
+        self._configure(device, rate, need)
         log.info("audio input: %s at %d Hz, channel(s) %s%s", device.label("input"), rate, s.channels,
                  "" if rate == MIC.rate else " (resampled to 16 kHz)")
+
+    def _configure(self, device: DeviceInfo, rate: int, n_channels: int) -> None:
+        """State for converting the stream's blocks (callbacks only reach the loop after this)."""
+        self.device, self.capture_rate, self._n_channels = device, rate, n_channels
+        self._resampler = None if rate == MIC.rate else StreamResampler(rate, MIC.rate)
+        self._pending.clear()
 
     @staticmethod
     def _accepts(sd: Any, device: DeviceInfo, channels: int, rate: int) -> bool:

@@ -179,7 +179,8 @@ def print_devices() -> int:
         usable = [d for d in devices if d.max_channels(d_) > 0]
         print(f"{direction.capitalize()} devices:", file=out)
         if not usable:
-            print(f"  none. {no_device_hint(d_).capitalize()}.", file=out)
+            hint = no_device_hint(d_)
+            print(f"  none. {hint[0].upper()}{hint[1:]}.", file=out)
         for d in usable:
             rates = d.input_rates if d_ == "input" else d.output_rates
             mark = "*" if (d.default_input if d_ == "input" else d.default_output) else " "

@@ -29,7 +29,9 @@ class AudioSink(Protocol):
 
     ``written_ms`` and ``played_ms`` are running totals since the sink was opened, in milliseconds of
     ``format`` audio: played is what left the device, i.e. written minus what is still queued in our
-    buffer and in the device. Their difference is what a barge-in would cut off."""
+    buffer and in the device. Their difference is what a barge-in would cut off. ``clear`` takes the
+    audio it dropped out of ``written_ms`` as well (it falls back to what the device still holds), so
+    the difference stays 'audio still to be heard' and positions stay comparable across a barge-in."""
 
     format: AudioFormat
 

@@ -58,7 +58,7 @@ def test_print_devices_without_devices_explains_and_succeeds(fake_devices: list[
     assert print_devices() == 0
     out = capsys.readouterr().out
     assert "Input devices:\n  none. No audio input device found" in out
-    assert "arecord -l" in out and "aplay -l" in out
+    assert "arecord -l" in out and "aplay -l" in out and "usermod -aG audio $USER" in out
 
 
 def test_print_devices_shows_rates_channels_and_defaults(fake_devices: list[DeviceInfo],
