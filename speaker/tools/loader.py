@@ -79,14 +79,13 @@ def build_tools(settings: Settings, base_dir: Path, mqtt: MqttPort | None, host:
     for pack in packs:
         for name, reason in pack.skipped:
             log.info("tool pack %s: tool %s not offered: %s", pack.path, name, reason)
-        if mqtt is None:
-            if pack.tools:
-                log.warning("MQTT is disabled: the %d tool(s) of %s are not offered", len(pack.tools), pack.path)
-            continue
+        if mqtt is None and pack.tools:
+            log.warning("MQTT is disabled: the %d tool(s) of %s are not offered", len(pack.tools), pack.path)
         for pack_tool in pack.tools:
-            mqtt_tool = MqttTool(pack_tool, mqtt, site_id=site_id)
-            if not claim(pack_tool.name, pack_tool.where):
+            # names are claimed even with MQTT off, so a duplicate is reported by `speaker check` too
+            if not claim(pack_tool.name, pack_tool.where) or mqtt is None:
                 continue
+            mqtt_tool = MqttTool(pack_tool, mqtt, site_id=site_id)
             tools.append(mqtt_tool)
             state = pack_tool.state
             if state is not None and state.timeout_s + 1 >= settings.tools.timeout_s:

@@ -36,6 +36,8 @@ from speaker.tools.templates import (
 log = logging.getLogger(__name__)
 
 MAX_STATE_CHARS = 1500
+RETAINED_GRACE_S = 0.3
+"""How long a read waits for a retained state before asking the device (``state.request``)."""
 
 
 class MqttTool:
@@ -202,6 +204,12 @@ class MqttTool:
         future = self._mqtt.expect(topic)
         try:
             message = self._mqtt.last_message(topic)
+            if message is None and state.request is not None:
+                # a retained state arrives just after the broker acknowledged a fresh subscription:
+                # give it a moment before bothering the device
+                done, _ = await asyncio.wait({future}, timeout=min(RETAINED_GRACE_S, state.timeout_s / 2))
+                if done:
+                    message = future.result()
             if message is None:
                 if state.request is not None:
                     _, request_payload = self._payload(state.request, values)

@@ -1,0 +1,3 @@
+from tests.mqtt.fixtures import connection, recorder
+
+__all__ = ["connection", "recorder"]
