@@ -80,7 +80,7 @@ class Connection:
         self.recorder = recorder
         self.cursor = cursor
         self.options = options
-        expires_at = int(time.time()) + math.ceil(options.max_session_s)
+        expires_at = math.ceil(time.time() + options.max_session_s)
         self.session = default_session(stats.model or "", new_id("sess"), expires_at)
         self.conversation_id = new_id("conv")
         self.conv = Conversation()
