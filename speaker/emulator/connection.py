@@ -19,26 +19,18 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from speaker.emulator.conversation import Conversation, Item, public
+from speaker.emulator.conversation import Conversation, Item, ItemError, public, transcription_usage
+from speaker.emulator.errors import BETA_MESSAGE, MIN_COMMIT_MS, commit_empty, rejection
+from speaker.emulator.inputbuffer import InputBuffer
 from speaker.emulator.record import ConnectionStats, Recorder
 from speaker.emulator.response import Output, Plan, ResponseRun
 from speaker.emulator.script import Fault, ScriptCursor, Turn
-from speaker.emulator.session import (
-    SessionError,
-    bytes_per_ms,
-    default_session,
-    merge_session,
-    new_id,
-    turn_detection,
-    vad_silence_ms,
-)
-from speaker.emulator.vad import EnergyVad, SpeechStarted, SpeechStopped
+from speaker.emulator.session import SessionError, default_session, merge_session, new_id, turn_detection
+from speaker.emulator.vad import SpeechStarted, SpeechStopped
 from speaker.emulator.validate import ValidationFailure, validate_client_event, validate_server_event
 
 log = logging.getLogger(__name__)
 
-MIN_COMMIT_MS = 100
-BETA_MESSAGE = "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API."
 
 
 class EmulatorBug(AssertionError):
@@ -92,12 +84,9 @@ class Connection:
         self._tg: asyncio.TaskGroup | None = None
         self._terminating = False
         self._closing_socket = False
-        # input audio buffer, on the session clock (ms of all audio appended so far)
-        self._buffer = bytearray()
-        self._buffer_start_ms = 0.0
-        self._total_ms = 0.0
-        self._vad: EnergyVad | None = None
+        self.buffer = InputBuffer()
         self._vad_item: str | None = None
+        """The id server VAD gave the user item it is hearing (speech started, not yet committed)."""
         # function calls of the current turn: call_id -> output received?
         self._calls: dict[str, bool] = {}
         self._calls_turn: Turn | None = None
@@ -240,20 +229,9 @@ class Connection:
 
     def _reject(self, event: Any, failure: ValidationFailure) -> None:
         """Answer an invalid event with an error shaped like the service's."""
-        problem = failure.problems[0]
         event_id = event.get("event_id") if isinstance(event, dict) else None
-        event_id = event_id if isinstance(event_id, str) else None
-        if problem.kind == "extra_forbidden":
-            code, message = "unknown_parameter", f"Unknown parameter: '{problem.path}'."
-        elif problem.kind == "missing":
-            code, message = "missing_required_parameter", f"Missing required parameter: '{problem.path}'."
-        elif problem.kind in ("unknown_event_type", "not_an_object") or problem.path == "type":
-            code, message = "invalid_value", f"Invalid event: {problem.message}."
-        elif problem.kind.endswith("_type"):
-            code, message = "invalid_type", f"Invalid type for '{problem.path}': {problem.message}."
-        else:
-            code, message = "invalid_value", f"Invalid value for '{problem.path}': {problem.message}."
-        self.error(code, message, param=problem.path or None, event_id=event_id)
+        code, message, param = rejection(failure)
+        self.error(code, message, param=param, event_id=event_id if isinstance(event_id, str) else None)
 
     async def _dispatch(self, event: dict[str, Any]) -> None:
         event_id = event.get("event_id")
@@ -265,20 +243,15 @@ class Connection:
             case "input_audio_buffer.commit":
                 self._manual_commit(event_id)
             case "input_audio_buffer.clear":
-                self._clear_buffer()
+                self.buffer.clear()
+                self._vad_item = None
                 self.send({"type": "input_audio_buffer.cleared"})
-            case "conversation.item.create":
-                self._item_create(event["item"], event.get("previous_item_id"), event_id)
-            case "conversation.item.retrieve":
-                self._item_retrieve(event["item_id"], event_id)
-            case "conversation.item.truncate":
-                self._item_truncate(event["item_id"], event["content_index"], event["audio_end_ms"], event_id)
-            case "conversation.item.delete":
-                if self.conv.delete(event["item_id"]):
-                    self.send({"type": "conversation.item.deleted", "item_id": event["item_id"]})
-                else:
-                    self.error("invalid_value", f"Item with item_id '{event['item_id']}' not found.",
-                               param="item_id", event_id=event_id)
+            case "conversation.item.create" | "conversation.item.retrieve" | "conversation.item.truncate" \
+                    | "conversation.item.delete":
+                try:
+                    self._item_request(event)
+                except ItemError as exc:
+                    self.error(exc.code, str(exc), param=exc.param, event_id=event_id)
             case "response.create":
                 self._response_create(event.get("response") or {}, event_id)
             case "response.cancel":
@@ -299,30 +272,14 @@ class Connection:
         self.send({"type": "session.updated", "session": self.session})
 
     def _configure_vad(self) -> None:
-        detection = turn_detection(self.session)
-        fmt = self.session["audio"]["input"]["format"]
-        if detection is None or fmt.get("type") != "audio/pcm":
-            self._vad = None  # energy VAD works on PCM16 only
-            return
-        self._vad = EnergyVad(threshold=float(detection.get("threshold", 0.5)),
-                              silence_duration_ms=vad_silence_ms(detection))
-        self._vad.reset(int(self._total_ms))
+        self.buffer.configure(self.session["audio"]["input"]["format"], turn_detection(self.session))
         self._vad_item = None
 
     # ----------------------------------------------------------------- input audio buffer
 
-    @property
-    def _bytes_per_ms(self) -> float:
-        return bytes_per_ms(self.session["audio"]["input"]["format"])
-
     async def _append(self, audio: bytes) -> None:
-        ms = len(audio) / self._bytes_per_ms
-        self.stats.append_seconds += ms / 1000
-        self._buffer += audio
-        self._total_ms += ms
-        if self._vad is None:
-            return
-        for vad_event in self._vad.feed(audio):
+        self.stats.append_seconds += self.buffer.ms_of(audio) / 1000
+        for vad_event in self.buffer.append(audio):
             if isinstance(vad_event, SpeechStarted):
                 await self._speech_started(vad_event)
             elif isinstance(vad_event, SpeechStopped):
@@ -343,46 +300,22 @@ class Connection:
         self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ev.audio_end_ms,
                    "item_id": item_id})
         detection = turn_detection(self.session) or {}
-        padding = float(detection.get("prefix_padding_ms", 300) or 0)
-        start = max(0.0, ev.audio_start_ms - padding - self._buffer_start_ms)
-        end = max(start, ev.audio_end_ms - self._buffer_start_ms)
-        a, b = self._byte_offset(start), self._byte_offset(end)
-        audio = bytes(self._buffer[a:b])
-        del self._buffer[:b]
-        self._buffer_start_ms += end
-        self._commit(audio, item_id)
+        self._commit(self.buffer.take_speech(ev, float(detection.get("prefix_padding_ms", 300) or 0)), item_id)
         if detection.get("create_response", True):
             await self._auto_response()
 
-    def _byte_offset(self, ms: float) -> int:
-        offset = int(ms * self._bytes_per_ms)
-        offset -= offset % 2 if self._bytes_per_ms == 48.0 else 0
-        return min(offset, len(self._buffer))
-
     def _manual_commit(self, event_id: str | None) -> None:
-        buffered_ms = len(self._buffer) / self._bytes_per_ms
-        if buffered_ms < MIN_COMMIT_MS:
-            self.error("input_audio_buffer_commit_empty",
-                       f"Error committing input audio buffer: buffer too small. Expected at least "
-                       f"{MIN_COMMIT_MS}ms of audio, but buffer only has {buffered_ms:.2f}ms of audio.",
-                       event_id=event_id)
+        if self.buffer.buffered_ms < MIN_COMMIT_MS:
+            self.error("input_audio_buffer_commit_empty", commit_empty(self.buffer.buffered_ms), event_id=event_id)
             return
-        audio = bytes(self._buffer)
-        self._clear_buffer()
-        self._commit(audio, self._vad_item or new_id("item"))
+        self._commit(self.buffer.take_all(), self._vad_item or new_id("item"))
         self._vad_item = None
-
-    def _clear_buffer(self) -> None:
-        self._buffer.clear()
-        self._buffer_start_ms = self._total_ms
-        if self._vad is not None:
-            self._vad.reset(int(self._total_ms))
 
     def _commit(self, audio: bytes, item_id: str) -> None:
         """The buffer (or the VAD's speech segment) becomes a user audio item."""
         item = Item(item_id, {"id": item_id, "object": "realtime.item", "type": "message", "status": "completed",
                               "role": "user", "content": [{"type": "input_audio", "transcript": None}]},
-                    audio=audio, audio_ms=len(audio) / self._bytes_per_ms)
+                    audio=audio, audio_ms=self.buffer.ms_of(audio))
         previous = self.conv.add(item)
         self.send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": previous})
         self.send({"type": "conversation.item.added", "previous_item_id": previous, "item": public(item.data)})
@@ -394,91 +327,32 @@ class Connection:
             item.data["content"][0]["transcript"] = heard
             self.send({"type": "conversation.item.input_audio_transcription.delta", "item_id": item_id,
                        "content_index": 0, "delta": heard})
-            seconds = round(item.audio_ms / 1000, 3)
-            usage: dict[str, Any]
-            if "transcribe" in str(transcription.get("model", "")):
-                audio_tokens = math.ceil(seconds * 10)
-                out_tokens = max(1, round(len(heard) / 4)) if heard else 0
-                usage = {"type": "tokens", "input_tokens": audio_tokens, "output_tokens": out_tokens,
-                         "total_tokens": audio_tokens + out_tokens,
-                         "input_token_details": {"audio_tokens": audio_tokens, "text_tokens": 0}}
-            else:
-                usage = {"type": "duration", "seconds": seconds}
+            usage = transcription_usage(str(transcription.get("model", "")), item.audio_ms / 1000, heard)
             self.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item_id,
                        "content_index": 0, "transcript": heard, "usage": usage})
 
     # ----------------------------------------------------------------- conversation items
 
-    def _item_create(self, data: dict[str, Any], previous_item_id: str | None, event_id: str | None) -> None:
-        if data.get("id") and self.conv.get(data["id"]) is not None:
-            self.error("invalid_value", f"Item with id '{data['id']}' already exists.", param="item.id",
-                       event_id=event_id)
-            return
-        if data.get("role") == "assistant" and any(
-                p.get("type") in ("output_audio", "audio") for p in data.get("content") or []):
-            self.error("invalid_value", "Assistant audio items cannot be created by the client.",
-                       param="item.content", event_id=event_id)
-            return
-        call_id = data.get("call_id")
-        if data.get("type") == "function_call_output" and not any(
-                i.type == "function_call" and i.data.get("call_id") == call_id for i in self.conv.items):
-            self.error("invalid_value", f"No function call found with call_id '{call_id}'.",
-                       param="item.call_id", event_id=event_id)
-            return
-        item_id = data.get("id") or new_id("item")
-        audio = b""
-        content = data.get("content") or []
-        for part in content:
-            if part.get("type") == "input_audio" and part.get("audio"):
-                audio += base64.b64decode(part["audio"])
-        item = Item(item_id, {**data, "id": item_id, "object": "realtime.item", "status": "completed"},
-                    audio=audio, audio_ms=len(audio) / 48)
-        try:
-            previous = self.conv.add(item, previous_item_id)
-        except KeyError:
-            self.error("invalid_value", f"previous_item_id '{previous_item_id}' not found.",
-                       param="previous_item_id", event_id=event_id)
-            return
-        if isinstance(call_id, str) and call_id in self._calls:
-            self._calls[call_id] = True
-        self.send({"type": "conversation.item.added", "previous_item_id": previous, "item": public(item.data)})
-        self.send({"type": "conversation.item.done", "previous_item_id": previous, "item": public(item.data)})
-
-    def _item_retrieve(self, item_id: str, event_id: str | None) -> None:
-        item = self.conv.get(item_id)
-        if item is None:
-            self.error("invalid_value", f"Item with item_id '{item_id}' not found.", param="item_id",
-                       event_id=event_id)
-            return
-        data = public(item.data)
-        if item.audio:
-            for part in data.get("content") or []:
-                if part.get("type") in ("input_audio", "output_audio"):
-                    part["audio"] = base64.b64encode(item.audio).decode("ascii")
-        self.send({"type": "conversation.item.retrieved", "item": data})
-
-    def _item_truncate(self, item_id: str, content_index: int, audio_end_ms: int, event_id: str | None) -> None:
-        item = self.conv.get(item_id)
-        if item is None:
-            self.error("item_truncate_invalid_item_id", f"Item with item_id '{item_id}' not found.",
-                       param="item_id", event_id=event_id)
-            return
-        content = item.data.get("content") or []
-        if item.role != "assistant" or content_index >= len(content) or \
-                content[content_index].get("type") not in ("output_audio", "audio"):
-            self.error("invalid_value", "Only assistant messages with audio content can be truncated.",
-                       param="content_index", event_id=event_id)
-            return
-        if audio_end_ms > item.audio_ms:
-            self.error("invalid_value", f"Audio content of {item.audio_ms:.0f}ms is already shorter than "
-                       f"{audio_end_ms}ms", param="audio_end_ms", event_id=event_id)
-            return
-        item.audio = item.audio[:int(audio_end_ms * 48) // 2 * 2]
-        item.audio_ms = float(audio_end_ms)
-        item.version += 1
-        content[content_index]["transcript"] = ""  # the service drops the transcript of a truncated item
-        self.send({"type": "conversation.item.truncated", "item_id": item_id, "content_index": content_index,
-                   "audio_end_ms": audio_end_ms})
+    def _item_request(self, event: dict[str, Any]) -> None:
+        match event["type"]:
+            case "conversation.item.create":
+                item, previous = self.conv.create(event["item"], event.get("previous_item_id"), new_id("item"))
+                call_id = item.data.get("call_id")
+                if item.type == "function_call_output" and call_id in self._calls:
+                    self._calls[call_id] = True
+                self.send({"type": "conversation.item.added", "previous_item_id": previous,
+                           "item": public(item.data)})
+                self.send({"type": "conversation.item.done", "previous_item_id": previous,
+                           "item": public(item.data)})
+            case "conversation.item.retrieve":
+                self.send({"type": "conversation.item.retrieved", "item": self.conv.retrieve(event["item_id"])})
+            case "conversation.item.truncate":
+                self.conv.truncate(event["item_id"], event["content_index"], event["audio_end_ms"])
+                self.send({"type": "conversation.item.truncated", "item_id": event["item_id"],
+                           "content_index": event["content_index"], "audio_end_ms": event["audio_end_ms"]})
+            case "conversation.item.delete":
+                self.conv.delete(event["item_id"])
+                self.send({"type": "conversation.item.deleted", "item_id": event["item_id"]})
 
     # ----------------------------------------------------------------- responses
 

@@ -10,6 +10,7 @@ repeated token, which keeps the numbers easy to check.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import math
@@ -79,6 +80,15 @@ class Segment:
     audio: int
 
 
+class ItemError(ValueError):
+    """A conversation.item.* request the service refuses."""
+
+    def __init__(self, message: str, param: str | None, code: str = "invalid_value") -> None:
+        super().__init__(message)
+        self.param = param
+        self.code = code
+
+
 @dataclass
 class Conversation:
     items: list[Item] = field(default_factory=list)
@@ -108,12 +118,62 @@ class Conversation:
         self.items.insert(index + 1, item)
         return previous_item_id
 
-    def delete(self, item_id: str) -> bool:
+    def delete(self, item_id: str) -> None:
+        self.items.remove(self._existing(item_id, "item_id"))
+
+    def _existing(self, item_id: str, param: str, code: str = "invalid_value") -> Item:
         item = self.get(item_id)
         if item is None:
-            return False
-        self.items.remove(item)
-        return True
+            raise ItemError(f"Item with item_id '{item_id}' not found.", param, code)
+        return item
+
+    def create(self, data: dict[str, Any], previous_item_id: str | None, new_id: str) -> tuple[Item, str | None]:
+        """``conversation.item.create``: the stored item and the id before it. ``new_id`` is used when
+        the client gave none."""
+        if data.get("id") and self.get(data["id"]) is not None:
+            raise ItemError(f"Item with id '{data['id']}' already exists.", "item.id")
+        content = data.get("content") or []
+        if data.get("role") == "assistant" and any(p.get("type") in ("output_audio", "audio") for p in content):
+            raise ItemError("Assistant audio items cannot be created by the client.", "item.content")
+        call_id = data.get("call_id")
+        if data.get("type") == "function_call_output" and not any(
+                i.type == "function_call" and i.data.get("call_id") == call_id for i in self.items):
+            raise ItemError(f"No function call found with call_id '{call_id}'.", "item.call_id")
+        audio = b"".join(base64.b64decode(p["audio"]) for p in content
+                         if p.get("type") == "input_audio" and p.get("audio"))
+        item_id = data.get("id") or new_id
+        item = Item(item_id, {**data, "id": item_id, "object": "realtime.item", "status": "completed"},
+                    audio=audio, audio_ms=len(audio) / 48)
+        try:
+            return item, self.add(item, previous_item_id)
+        except KeyError:
+            raise ItemError(f"previous_item_id '{previous_item_id}' not found.", "previous_item_id") from None
+
+    def retrieve(self, item_id: str) -> dict[str, Any]:
+        """``conversation.item.retrieve``: the item with its audio (base64), unlike added/done."""
+        item = self._existing(item_id, "item_id")
+        data = public(item.data)
+        if item.audio:
+            for part in data.get("content") or []:
+                if part.get("type") in ("input_audio", "output_audio"):
+                    part["audio"] = base64.b64encode(item.audio).decode("ascii")
+        return data
+
+    def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
+        """``conversation.item.truncate``: only assistant audio, never beyond the audio it has. The
+        unheard audio and the whole transcript go, as the service does."""
+        item = self._existing(item_id, "item_id", code="item_truncate_invalid_item_id")
+        content = item.data.get("content") or []
+        if item.role != "assistant" or content_index >= len(content) or \
+                content[content_index].get("type") not in ("output_audio", "audio"):
+            raise ItemError("Only assistant messages with audio content can be truncated.", "content_index")
+        if audio_end_ms > item.audio_ms:
+            raise ItemError(f"Audio content of {item.audio_ms:.0f}ms is already shorter than {audio_end_ms}ms",
+                            "audio_end_ms")
+        item.audio = item.audio[:int(audio_end_ms * 48) // 2 * 2]
+        item.audio_ms = float(audio_end_ms)
+        item.version += 1
+        content[content_index]["transcript"] = ""
 
     def context(self, head: str, items: list[Item] | None = None) -> list[Segment]:
         """A response's input: instructions and tools (``head``), then the items."""
@@ -153,6 +213,16 @@ def usage_block(context: list[Segment], cache: tuple[int, int], out_text: int, o
         },
         "output_token_details": {"text_tokens": out_text, "audio_tokens": out_audio},
     }
+
+
+def transcription_usage(model: str, seconds: float, transcript: str) -> dict[str, Any]:
+    """Input transcription usage: tokens for the gpt-*-transcribe models, duration for the others."""
+    if "transcribe" not in model:
+        return {"type": "duration", "seconds": round(seconds, 3)}
+    audio = math.ceil(seconds * 10)
+    out = text_tokens(transcript)
+    return {"type": "tokens", "input_tokens": audio, "output_tokens": out, "total_tokens": audio + out,
+            "input_token_details": {"audio_tokens": audio, "text_tokens": 0}}
 
 
 def public(item_data: dict[str, Any]) -> dict[str, Any]:
