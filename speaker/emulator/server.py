@@ -31,6 +31,7 @@ from speaker.emulator.connection import Connection, EmulatorBug, Options
 from speaker.emulator.record import ConnectionStats, Recorder
 from speaker.emulator.script import Script, ScriptCursor
 from speaker.emulator.session import SESSION_CAP_S
+from speaker.emulator.validate import client_event_types
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ class Emulator(Recorder):
         return f"ws://{self.host}:{self.port}/v1/realtime"
 
     async def __aenter__(self) -> Self:
+        # build the validators now (importing openai takes ~0.5 s), not inside the first connection
+        # where the stall would show up in the client's latency numbers
+        client_event_types()
         self._server = await serve(
             self._handle, self.host, self.port, process_request=self._check_handshake,
             max_size=16 * 1024 * 1024,  # the service takes appends up to 15 MiB
