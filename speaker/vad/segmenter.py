@@ -10,14 +10,18 @@ itself (any chunk length in), and turns the frame decisions into two events:
 
 Durations are rounded up to whole frames. Times are stream seconds since creation or ``reset()``.
 
-A new webrtcvad instance calls the first 70-90 ms of *any* input speech while it learns the noise
-floor (seen on white and pink noise at every aggressiveness), so the first ``WARMUP_MS`` after
-creation count as unvoiced. ``reset()`` keeps the instance and what it learned about the room.
+webrtcvad's decisions are not trusted for the first ``WARMUP_MS`` after creation and after
+``reset()``: a new instance calls the first 70-90 ms of *any* input speech while it learns the noise
+floor (seen on white and pink noise at every aggressiveness), and after speech its own built-in
+overhang keeps saying "speech" for a few frames, which would start a phantom segment right after a
+reset made at the end of a wake word. ``reset()`` keeps the instance and what it learned about the
+room.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import webrtcvad
 
@@ -29,28 +33,36 @@ SpeechEvent = SpeechStarted | SpeechEnded
 WARMUP_MS = 150
 
 
+class FrameClassifier(Protocol):
+    """What the segmenter needs from webrtcvad (tests script it)."""
+
+    def is_speech(self, buf: bytes | bytearray, sample_rate: int) -> bool: ...
+
+
 class SpeechSegmenter:
     """Streaming speech segmentation of 16 kHz mono s16le audio."""
 
-    def __init__(self, settings: VadSettings, rate: int = MIC.rate) -> None:
+    def __init__(self, settings: VadSettings, rate: int = MIC.rate, *,
+                 classifier: FrameClassifier | None = None) -> None:
         if not webrtcvad.valid_rate_and_frame_length(rate, rate * settings.frame_ms // 1000):
             raise ValueError(f"webrtcvad cannot do {settings.frame_ms} ms frames at {rate} Hz")
         self.settings = settings
         self._rate = rate
-        self._vad = webrtcvad.Vad(settings.aggressiveness)
+        self._vad: FrameClassifier = classifier or webrtcvad.Vad(settings.aggressiveness)
         self._frame_samples = rate * settings.frame_ms // 1000
         self._frame_bytes = 2 * self._frame_samples
         self._start_frames = math.ceil(settings.start_ms / settings.frame_ms)
         self._hangover_frames = math.ceil(settings.hangover_ms / settings.frame_ms)
-        self._buf = bytearray()
-        self._warmup_frames = math.ceil(WARMUP_MS / settings.frame_ms)
+        self._frame_buf = bytearray(self._frame_bytes)
+        self._fill = 0
         self.reset()
 
     def reset(self) -> None:
         """Forget speech state and any partial frame; stream time starts again at 0. The webrtcvad
-        instance (its noise estimate) is kept."""
-        self._buf.clear()
+        instance (its noise estimate) is kept; the next ``WARMUP_MS`` count as unvoiced."""
+        self._fill = 0
         self._bytes = 0
+        self._warmup_frames = math.ceil(WARMUP_MS / self.settings.frame_ms)
         self._frames = 0  # frames classified so far
         self._in_speech = False
         self._run = 0  # consecutive voiced frames (while not in speech)
@@ -67,27 +79,37 @@ class SpeechSegmenter:
 
     def process(self, pcm: bytes) -> list[SpeechEvent]:
         """Feed audio of any length; return the events whose decision it completed, oldest first."""
-        self._bytes += len(pcm)
-        buf = self._buf
+        n = len(pcm)
+        self._bytes += n
         size = self._frame_bytes
         events: list[SpeechEvent] = []
-        if not buf and len(pcm) == size:  # the usual case: one whole frame per call, no copying
-            self._frame(pcm, events)
+        fill = self._fill
+        frame = self._frame_buf
+        if n <= size - fill:  # the usual case: a block that fits in the frame being filled
+            if n == size:  # exactly one frame: no copying
+                self._frame(pcm, events)
+                return events
+            frame[fill:fill + n] = pcm
+            fill += n
+            if fill == size:
+                self._frame(frame, events)
+                fill = 0
+            self._fill = fill
             return events
-        buf += pcm
-        offset = 0
-        view = memoryview(buf)
-        try:
-            while len(buf) - offset >= size:
-                self._frame(view[offset:offset + size], events)
-                offset += size
-        finally:
-            view.release()
-        if offset:
-            del buf[:offset]
+        view = memoryview(pcm) if n > size - fill else pcm
+        pos = 0
+        while pos < n:
+            take = min(size - fill, n - pos)
+            frame[fill:fill + take] = view[pos:pos + take]
+            fill += take
+            pos += take
+            if fill == size:
+                self._frame(frame, events)
+                fill = 0
+        self._fill = fill
         return events
 
-    def _frame(self, frame: bytes | memoryview, events: list[SpeechEvent]) -> None:
+    def _frame(self, frame: bytes | bytearray, events: list[SpeechEvent]) -> None:
         voiced = self._vad.is_speech(frame, self._rate)
         self._frames += 1
         if self._warmup_frames:

@@ -13,9 +13,12 @@ objects are built:
   ``TfLiteInterpreterCreate``, where it passes our options instead of ``NULL``. The wrapper stays
   on the object, so interpreters re-created later (microWakeWord's ``reset`` reloads its model)
   get the same options;
-* the options carry ``threads`` and, when asked and available, an XNNPACK delegate created with
-  its default (single-threaded) options. If the delegate cannot be applied, the interpreter is
-  created again without it and a warning is logged.
+* the options carry ``threads`` and, when asked and available, an XNNPACK delegate with its default
+  options, which have no thread pool. That is deliberate: with a 2-thread XNNPACK pool the
+  openWakeWord models took ~6x the wall time of one thread on a 2-core machine (its workers spin).
+  So with XNNPACK the graph runs on the calling thread and ``threads`` only reaches ops XNNPACK does
+  not take. If the delegate cannot be applied, the interpreter is created again without it and a
+  warning is logged.
 
 This depends on private details of those libraries, so it is guarded: the installed version must
 be one we checked (pyopen-wakeword is pinned in pyproject.toml), and when the context closes every
@@ -106,7 +109,7 @@ class _OptionsLib:
         lib.TfLiteXNNPackDelegateCreate.restype = ctypes.c_void_p
         lib.TfLiteXNNPackDelegateDelete.argtypes = [ctypes.c_void_p]
         lib.TfLiteXNNPackDelegateDelete.restype = None
-        # NULL = the delegate's default options; their struct layout changes between TFLite versions
+        # NULL = the delegate's default options (no thread pool); their struct layout is version-specific
         delegate: int | None = lib.TfLiteXNNPackDelegateCreate(None)
         if not delegate:
             _LOGGER.warning("could not create the XNNPACK delegate; running without it")
