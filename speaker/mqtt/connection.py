@@ -156,9 +156,12 @@ class MqttConnection:
         task = self._task
         if task is None:
             return
-        done, _ = await asyncio.wait({task}, timeout=self._publish_timeout_s + 2.0)
+        # connected: time to publish "offline" and disconnect; otherwise there is nobody to tell
+        grace = self._publish_timeout_s + 2.0 if self._connected else 0.5
+        done, _ = await asyncio.wait({task}, timeout=grace)
         if not done:
-            log.warning("MQTT: clean disconnect took too long; closing the connection abruptly")
+            if self._connected:
+                log.warning("MQTT: clean disconnect took too long; closing the connection abruptly")
             task.cancel()
             try:
                 await task
@@ -183,23 +186,32 @@ class MqttConnection:
 
     async def _run(self) -> None:
         settings = self._settings
+        where = f"{settings.host}:{settings.port}"
+        failures = 0
         while not self._closing.is_set():
+            problem: str | None = None
+            level = logging.WARNING if failures == 0 else logging.INFO  # one warning per outage
             try:
                 await self._connect_once()
             except _ConnectionLost:
-                pass
+                failures = 0
             except aiomqtt.MqttError as exc:
-                log.warning("MQTT: cannot reach the broker at %s:%d: %s", settings.host, settings.port, exc)
+                problem = f"cannot reach the broker at {where}: {exc}"
             except SecretError as exc:
-                log.error("MQTT: %s; not connecting until it is readable", exc)
+                problem, level = f"{exc}; cannot log in to {where}", logging.ERROR
             except (OSError, ssl.SSLError) as exc:
-                log.error("MQTT: cannot set up TLS or the connection: %s", exc)
+                problem, level = f"cannot set up TLS or the connection to {where}: {exc}", logging.ERROR
             except Exception:
                 log.exception("MQTT: unexpected error in the connection loop")
+                problem = "unexpected error"
             if self._closing.is_set():
                 break
             delay = self._backoff.next()
-            log.info("MQTT: reconnecting to %s:%d in %.1f s", settings.host, settings.port, delay)
+            if problem is not None:
+                failures += 1
+                log.log(level, "MQTT: %s; retrying in %.1f s", problem, delay)
+            else:
+                log.info("MQTT: reconnecting to %s in %.1f s", where, delay)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._closing.wait()
