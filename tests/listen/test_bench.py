@@ -29,7 +29,7 @@ def test_bench_prints_a_row_per_engine(keep_affinity: None, tmp_path: Path, monk
                                        capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(bench, "REPEATS", {"openwakeword": 1, "microwakeword": 1})
-    assert bench.main(minutes=0.2) == 0
+    assert bench.main(minutes=0.1) == 0
     out = capsys.readouterr().out
     for engine in ("openwakeword", "microwakeword"):
         row = re.search(rf"^\s+{engine}\s+1\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s", out, re.MULTILINE)
@@ -37,7 +37,7 @@ def test_bench_prints_a_row_per_engine(keep_affinity: None, tmp_path: Path, monk
         bare, gate, ratio = (float(x) for x in row.groups())
         assert 0 < bare < 1 and 0 < gate < 1 and ratio == pytest.approx(gate / bare, rel=0.06)  # printed rounded
     assert "as shipped" in out
-    assert list(tmp_path.glob("room-speaker/bench-0.2min-*.wav"))
+    assert list(tmp_path.glob("room-speaker/bench-0.1min-*.wav"))
 
 
 def test_bench_audio_is_seeded_and_cached(tmp_path: Path) -> None:
