@@ -28,8 +28,8 @@ from speaker.realtime import events as rt
 
 EMULATOR_KEY_ENV = "SPEAKER_EMULATOR_KEY"
 EMULATOR_KEY = "sk-emulator-demo"
-LIGHT_TOOL = "zigbee2mqtt_light_set"
-LIGHT_ARGS = {"device": "kitchen_light", "state": "ON"}
+LIGHT_TOOL = "z2m_light_set"  # from tools/zigbee2mqtt.yaml
+LIGHT_ARGS = {"device": "kitchen_ceiling", "state": "ON"}
 
 
 def _asset(name: str) -> Path:
@@ -135,23 +135,33 @@ class Timeline:
 
     def mqtt(self, topic: str, payload: str) -> None:
         self.mqtt_messages.append((topic, payload))
-        self.say(f"MQTT  {topic}  {payload}")
+        who = "speaker ->" if topic.endswith("/set") else "device  ->"
+        self.say(f"MQTT  {who} {topic}  {payload}")
 
 
 @contextlib.asynccontextmanager
 async def _watch_broker(port: int | None, timeline: Timeline) -> AsyncIterator[None]:
-    """Subscribe to the device topics, as a Zigbee2MQTT bridge would, and show what arrives."""
+    """Show what arrives on the device topics, and play a (simulated) Zigbee2MQTT bridge: a command on
+    zigbee2mqtt/<device>/set is answered with the device's new state on zigbee2mqtt/<device>, which is
+    how the light tool confirms that the light really switched."""
     if port is None:
         yield
         return
+    import json
+
     import aiomqtt
 
     async def watch() -> None:
-        async with aiomqtt.Client("127.0.0.1", port, identifier="demo-watcher") as client:
+        async with aiomqtt.Client("127.0.0.1", port, identifier="demo-zigbee2mqtt-sim") as client:
             await client.subscribe("zigbee2mqtt/#")
             async for msg in client.messages:
                 payload = msg.payload.decode() if isinstance(msg.payload, bytes) else str(msg.payload)
-                timeline.mqtt(str(msg.topic), payload)
+                topic = str(msg.topic)
+                timeline.mqtt(topic, payload)
+                if topic.endswith("/set"):
+                    with contextlib.suppress(ValueError, TypeError):
+                        state = {k: v for k, v in json.loads(payload).items() if k in ("state", "brightness")}
+                        await client.publish(topic.removesuffix("/set"), json.dumps(state), retain=True)
 
     task = asyncio.create_task(watch(), name="demo:broker-watch")
     await asyncio.sleep(0.2)
