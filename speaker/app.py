@@ -72,19 +72,24 @@ class LedgerObserver:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self.ledger: SessionLedger | None = None
+        self.user_turns = 0
         self.last_summary: str | None = None
-        self.sessions: list[SessionLedger] = []
+        self.sessions: list[tuple[SessionLedger, int]] = []
+        """Each finished session's ledger and its number of user turns."""
 
     def action(self, action: A.Action, now: float) -> None:
         match action:
             case A.OpenSession():
                 self.ledger = SessionLedger.for_settings(self._settings.realtime)
-                self.sessions.append(self.ledger)
+                self.user_turns = 0
+            case A.SendEvent(event={"type": "input_audio_buffer.commit"}):
+                self.user_turns += 1
             case A.AppendAudio(pcm=pcm) if self.ledger is not None:
                 self.ledger.add_audio_sent(len(pcm) / 32000)
             case A.SetState(state=state) if state in ("idle", "error", "muted") and self.ledger is not None:
                 self.ledger.close()
-                self.last_summary = self.ledger.summary_line()
+                self.sessions.append((self.ledger, self.user_turns))
+                self.last_summary = self.ledger.summary_line(self.user_turns)
                 log.info("%s", self.last_summary)
                 self.ledger = None
             case _:
@@ -100,6 +105,8 @@ class LedgerObserver:
                          event.usage.total, turn.cost)
             case rt.InputTranscript(seconds=seconds):
                 self.ledger.add_transcription(seconds)
+            case rt.ServerSpeechStopped():
+                self.user_turns += 1  # server turn detection: the service ended a user turn
             case _:
                 pass
 

@@ -231,7 +231,7 @@ async def _demo(args: argparse.Namespace) -> int:
                                 observers=[timeline]) as speaker:
                 timeline.t0 = time.monotonic()
                 await speaker.runner.run(speaker.source)
-                summaries = [ledger.summary_line() for ledger in speaker.ledgers.sessions]
+                summaries = [ledger.summary_line(turns) for ledger, turns in speaker.ledgers.sessions]
             violations = [] if live else list(emulator.violations)
     print()
     for line in summaries:

@@ -156,14 +156,18 @@ class SessionLedger:
                          if self._prices is not None else 0.0)
         return sum(t.cost for t in self.turns) + transcription
 
-    def summary_line(self) -> str:
-        """One line for the session log, e.g. ``session closed after 23.4 s: 2 turns, 6.1 s audio sent,
-        1,234 tokens (812 in / 422 out, 300 cached), $0.0123``."""
+    def summary_line(self, user_turns: int | None = None) -> str:
+        """One line for the session log, e.g. ``session closed after 23.4 s: 2 turns (3 responses),
+        6.1 s audio sent, 1,234 tokens (812 in / 422 out, 300 cached), $0.0123``. A tool call makes a
+        turn take two responses, and each is billed."""
         u = self.usage
         tokens_in = u.text_in + u.audio_in
         tokens_out = u.text_out + u.audio_out
-        turns = len(self.turns)
-        return (f"session closed after {self.duration_s:.1f} s: {turns} turn{'' if turns == 1 else 's'}, "
+        n = len(self.turns)
+        responses = f"{n} response{'' if n == 1 else 's'}"
+        counted = responses if user_turns is None else \
+            f"{user_turns} turn{'' if user_turns == 1 else 's'} ({responses})"
+        return (f"session closed after {self.duration_s:.1f} s: {counted}, "
                 f"{self.audio_seconds_sent:.1f} s audio sent, {u.total:,} tokens "
                 f"({tokens_in:,} in / {tokens_out:,} out, {u.text_cached + u.audio_cached:,} cached), "
                 f"${self.cost:.4f}")

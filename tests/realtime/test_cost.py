@@ -97,9 +97,10 @@ def test_ledger_totals_and_summary_line() -> None:
     assert second.status == "cancelled"  # cancelled responses are billed too
     assert ledger.usage.total == 253 + 1150
     assert ledger.cost == pytest.approx(first.cost + second.cost)
-    assert ledger.summary_line() == (
-        "session closed after 23.4 s: 2 turns, 6.1 s audio sent, 1,403 tokens "
+    assert ledger.summary_line(user_turns=1) == (
+        "session closed after 23.4 s: 1 turn (2 responses), 6.1 s audio sent, 1,403 tokens "
         f"(1,082 in / 321 out, 300 cached), ${first.cost + second.cost:.4f}")
+    assert ledger.summary_line().startswith("session closed after 23.4 s: 2 responses, ")
 
 
 def test_transcription_counts_towards_the_session_cost() -> None:
@@ -108,4 +109,4 @@ def test_transcription_counts_towards_the_session_cost() -> None:
     ledger = SessionLedger(model="m", prices=prices)
     ledger.add_transcription(30.0)
     assert ledger.cost == pytest.approx(0.3)
-    assert "0 turns" in ledger.summary_line() and "$0.3000" in ledger.summary_line()
+    assert "0 responses" in ledger.summary_line() and "$0.3000" in ledger.summary_line()
