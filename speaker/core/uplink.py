@@ -67,9 +67,14 @@ class Uplink:
         """A microphone frame ending at ``t``. Returns what to send now."""
         if not self._active:
             return b""
-        self._held.append((t, pcm))
         if not self._ready:
+            if self._spoke and not self._speaking:
+                return b""  # the utterance ended while we connect: what follows is silence, not the turn
+            self._held.append((t, pcm))
+            if not self._spoke:
+                self._trim_to(t - self._pad_s)  # silence while connecting is not worth sending either
             return b""
+        self._held.append((t, pcm))
         if self._speaking:
             return self._release_ending_by(t - self._hold_s)
         # before speech (or between utterances): keep only the padding

@@ -481,3 +481,17 @@ def test_ask_speaks_first_listens_without_wake_word_and_reports_the_answer() -> 
     assert d.sent_types()[-2:] == ["input_audio_buffer.commit", "response.create"]
     out = d.server(rt.InputTranscript("item_u", "yes please"))
     assert A.Notify("answer", {"ask_id": "garage-1", "text": "yes please"}) in out
+
+
+def test_slow_connect_short_command_sends_no_silence_after_it() -> None:
+    """The user says a short command and stops while the session is still connecting: the silence after
+    it (and before it) is not held for upload."""
+    d = Driver(CoreConfig(pad_ms=300, tail_ms=100))
+    d.mic(1.0)
+    d.feed(Wake("hey_jarvis", 0.9, d.t, preroll=FRAME * 30))
+    d.mic(1.5)  # silence before the command, still connecting
+    d.say(1.0)
+    d.mic(3.0)  # the connection takes ages; nobody speaks
+    out = d.feed(SessionReady(d.core.session))
+    assert 1.0 <= len(d.uploaded(out)) / 32000 <= 1.0 + 0.3 + 0.1 + 0.02
+    assert d.sent_types(out) == ["input_audio_buffer.commit", "response.create"]

@@ -1,0 +1,101 @@
+"""The whole daemon, end to end: real wake-word models and VAD on real audio, the real Realtime client
+against the emulator on loopback, file audio in and out, a real Mosquitto for the tools."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from speaker.app import assemble
+from speaker.audio.wavfile import write_wav
+from speaker.config import load_settings
+from speaker.emulator import Emulator, Reply, Script, Turn
+from tests.fixtures.speech import fixture_info, read_pcm, tools_missing
+from tests.helpers.broker import Broker
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "sk-emulator-test"
+
+
+def _config(tmp_path: Path, url: str, *, broker: Broker | None = None, fast: bool = True) -> Path:
+    mqtt = f"mqtt:\n  host: 127.0.0.1\n  port: {broker.port}\n" if broker else "mqtt:\n  enabled: false\n"
+    path = tmp_path / "speaker.yaml"
+    path.write_text(
+        f"audio:\n  input:\n    realtime: {str(not fast).lower()}\n"
+        f"realtime:\n  url: {url}\n  api_key: {{env: SPEAKER_TEST_EMULATOR_KEY}}\n"
+        "conversation:\n  follow_up_s: 1\n  idle_close_s: 1\n"
+        f"{mqtt}tools:\n  packs: []\nstate_dir: {tmp_path}\n")
+    return path
+
+
+def _concat(tmp_path: Path, names: list[str], silence_s: float = 0.5) -> tuple[Path, float]:
+    """A WAV of fixtures one after another; returns it and the duration of the last fixture's speech."""
+    if (why := tools_missing()) is not None:
+        pytest.skip(why)
+    pcm = b""
+    gap = b"\x00\x00" * int(16000 * silence_s)
+    for name in names:
+        pcm += read_pcm(fixture_info(name).path) + gap
+    info = fixture_info(names[-1])
+    speech = sum(end - start for start, end in info.speech)
+    path = tmp_path / "input.wav"
+    write_wav(path, pcm, 16000)
+    return path, speech
+
+
+@pytest.mark.slow
+def test_readme_demo_command_runs_the_whole_pipeline(tmp_path: Path) -> None:
+    """`speaker demo` (what script/demo runs): wake word -> emulator -> tool -> MQTT -> reply -> idle close."""
+    out = tmp_path / "reply.wav"
+    proc = subprocess.run([sys.executable, "-m", "speaker", "demo", "--output", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = proc.stdout
+    assert "wake word 'hey_jarvis'" in text
+    assert "MQTT  speaker -> zigbee2mqtt/Kitchen Ceiling/set  {\"state\":\"ON\"}" in text
+    assert "reply: \"The kitchen light is on.\"" in text
+    assert "closing the session (idle)" in text
+    assert "0 protocol violation(s)" in text and "demo completed" in text
+    assert out.stat().st_size > 24000 * 2  # more than a second of reply audio
+
+
+async def test_privacy_no_connection_and_no_audio_without_the_wake_word(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Minutes of ordinary speech, commands and near-misses: the endpoint is never contacted."""
+    wav, _ = _concat(tmp_path, ["paragraph", "commands", "near_misses", "white_noise"])
+    monkeypatch.setenv("SPEAKER_TEST_EMULATOR_KEY", KEY)
+    async with Emulator(Script(), api_key=KEY) as emu:
+        loaded = load_settings([_config(tmp_path, emu.url)])
+        async with asyncio.timeout(120), \
+                assemble(loaded, api_key=KEY, input_file=wav, output_file=tmp_path / "out.wav") as speaker:
+            await speaker.runner.run(speaker.source)
+        assert speaker.runner.frontend.time > 120  # minutes of audio were really listened to
+        assert emu.connections == 0
+        assert speaker.ledgers.sessions == []
+
+
+async def test_only_speech_after_the_wake_word_is_uploaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A minute of talk, then "hey jarvis" and a command: what reaches the service is the command with a
+    short pre-roll, not the minute before nor the silence after."""
+    wav, command_s = _concat(tmp_path, ["paragraph", "hey_jarvis", "speech_end"], silence_s=0.2)
+    monkeypatch.setenv("SPEAKER_TEST_EMULATOR_KEY", KEY)
+    script = Script(turns=[Turn(heard="turn on the kitchen light", reply=Reply("The kitchen light is on."))])
+    async with Emulator(script, api_key=KEY, speed=20) as emu:
+        loaded = load_settings([_config(tmp_path, emu.url)])
+        async with asyncio.timeout(60), \
+                assemble(loaded, api_key=KEY, input_file=wav, output_file=tmp_path / "out.wav") as speaker:
+            await speaker.runner.run(speaker.source)
+        assert emu.connections == 1
+        assert emu.violations == []
+        sent = emu.append_seconds[0]
+        # the command, plus at most the wake word's tail, the pad before onset and a breath after the end
+        print(f"speech {command_s:.2f} s, uploaded {sent:.2f} s")
+        assert command_s <= sent <= command_s + 0.6, (command_s, sent)
+        assert emu.events("input_audio_buffer.commit") and emu.events("response.create")
+        assert [code for code in emu.closed_codes if code is not None] == [1000]  # a normal close when idle
