@@ -115,8 +115,12 @@ async def _tools(loaded: LoadedConfig, report: Report, *, offline: bool) -> list
         def volume(self) -> int:
             return s.audio.output.volume
 
+    # an unconnected MqttConnection: the pack tools are built (and listed) exactly as the daemon offers them
+    from speaker.mqtt.connection import MqttConnection
+
+    mqtt = MqttConnection(s.mqtt) if s.mqtt.enabled else None
     try:
-        registry = build_tools(s, loaded.base_dir, None, _NoHost())
+        registry = build_tools(s, loaded.base_dir, mqtt, _NoHost())
     except SpeakerError as exc:
         report.add("tools", "FAIL", str(exc), "fix the tool pack named above")
         return lines

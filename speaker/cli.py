@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("devices", help="list audio input and output devices")
 
+    sub.add_parser("ha-remove", help="remove this speaker's Home Assistant discovery entries (stop the daemon first)")
+
     wt = sub.add_parser("wake-test", help="print each wake detection in a WAV as a JSON line")
     wt.add_argument("file", type=Path, help="a 16 kHz mono 16-bit WAV (other rates are resampled)")
     wt.add_argument("--engine", choices=["openwakeword", "microwakeword"],
@@ -95,6 +97,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         from speaker.check import run_check
 
         return run_check(loaded, args)
+    if command == "ha-remove":
+        import asyncio
+
+        from speaker.ha.discovery import remove_discovery
+
+        asyncio.run(remove_discovery(loaded.settings))
+        print("removed the Home Assistant discovery entries of "
+              f"{loaded.settings.mqtt.base_topic}/{loaded.settings.mqtt.site_id}")
+        return 0
     if command == "run":
         import asyncio
 

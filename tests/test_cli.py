@@ -1,0 +1,150 @@
+"""The `speaker` command line against real parts: `check` with a real broker and the emulator, `wake-test`
+on a real fixture, `ha-remove`, and the exit codes an operator (and systemd) relies on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from speaker.cli import main
+from speaker.emulator import Emulator
+from tests.helpers.broker import Broker
+from tests.helpers.ports import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "sk-emulator-check"
+
+
+@pytest.fixture
+def emulator_url() -> Iterator[str]:
+    """The emulator in a thread of its own (the CLI runs its own event loop)."""
+    ready = threading.Event()
+    stop: asyncio.Event | None = None
+    url: list[str] = []
+    loop = asyncio.new_event_loop()
+
+    async def serve() -> None:
+        nonlocal stop
+        stop = asyncio.Event()
+        async with Emulator(api_key=KEY) as emu:
+            url.append(emu.url)
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    yield url[0]
+    assert stop is not None
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(10)
+
+
+def _config(tmp_path: Path, *, url: str, broker_port: int, extra: str = "") -> Path:
+    mic = tmp_path / "mic.wav"
+    mic.write_bytes((ROOT / "speaker" / "assets" / "demo_input.wav").read_bytes())
+    path = tmp_path / "speaker.yaml"
+    path.write_text(
+        f"audio:\n  input:\n    file: {mic}\n  output:\n    file: {tmp_path / 'out.wav'}\n"
+        f"realtime:\n  url: {url}\n  api_key: {{env: SPEAKER_CHECK_KEY}}\n"
+        f"mqtt:\n  host: 127.0.0.1\n  port: {broker_port}\n  site_id: kitchen\n"
+        f"tools:\n  packs: [{ROOT / 'tools' / 'zigbee2mqtt.yaml'}]\n"
+        f"state_dir: {tmp_path}\n{extra}")
+    return path
+
+
+def _check(config: Path, key: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "speaker", "-c", str(config), "check", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=90,
+                          env={**os.environ, "SPEAKER_CHECK_KEY": key})
+
+
+def test_check_all_ok(tmp_path: Path, broker: Broker, emulator_url: str) -> None:
+    proc = _check(_config(tmp_path, url=emulator_url, broker_port=broker.port), KEY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    for name in ("config", "api key", "wake word", "tools", "audio in", "audio out", "mqtt", "realtime"):
+        assert any(line.startswith("OK") and f" {name} " in f" {line[5:]} " for line in lines), (name, proc.stdout)
+    assert "z2m_light_set" in proc.stdout  # the tools the model will see
+    assert KEY not in proc.stdout + proc.stderr
+
+
+def test_check_wrong_key_unreachable_broker_missing_input(tmp_path: Path, emulator_url: str) -> None:
+    config = _config(tmp_path, url=emulator_url, broker_port=free_port())
+    (tmp_path / "mic.wav").unlink()
+    proc = _check(config, "sk-wrong-key")
+    assert proc.returncode == 1
+    out = proc.stdout
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("FAIL")] == ["audio", "mqtt", "realtime"]
+    assert "hint: check the key" in out
+    assert "not reachable" in out
+    assert "sk-wrong-key" not in out + proc.stderr
+
+
+def test_check_bad_device(tmp_path: Path, broker: Broker, emulator_url: str) -> None:
+    config = _config(tmp_path, url=emulator_url, broker_port=broker.port)
+    text = config.read_text().replace(f"    file: {tmp_path / 'mic.wav'}\n", "    device: no-such-microphone\n")
+    config.write_text(text)
+    proc = _check(config, KEY)
+    assert proc.returncode == 1
+    fail = [line for line in proc.stdout.splitlines() if line.startswith("FAIL")]
+    assert len(fail) == 1 and "audio in" in fail[0], proc.stdout
+    assert "speaker devices" in proc.stdout  # the hint says where to look
+
+
+def test_check_offline_and_json_mask_secrets(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPEAKER_CHECK_KEY", "sk-should-not-print")
+    config = _config(tmp_path, url="ws://127.0.0.1:9/v1/realtime", broker_port=1)
+    assert main(["-c", str(config), "check", "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert "SKIP realtime" in out and "sk-should-not-print" not in out
+    assert main(["-c", str(config), "check", "--json"]) == 0
+    dump = json.loads(capsys.readouterr().out)
+    assert dump["realtime"]["api_key"] == "<secret from environment variable SPEAKER_CHECK_KEY>"
+
+
+def test_config_error_exit_code_and_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("wake:\n  thresold: 0.5\n")
+    assert main(["-c", str(bad), "check"]) == 2  # the unit's RestartPreventExitStatus=2: no restart loop
+    assert f"{bad}:2 wake.thresold: unknown key" in capsys.readouterr().err
+
+
+def test_wake_test_prints_one_json_line_per_detection(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["wake-test", str(ROOT / "speaker" / "assets" / "demo_input.wav")]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 1 and lines[0]["model"] == "hey_jarvis" and lines[0]["score"] > 0.5
+    assert set(lines[0]) == {"t", "model", "score"}
+
+
+def test_ha_remove_clears_retained_discovery(tmp_path: Path, broker: Broker) -> None:
+    import paho.mqtt.client as mqtt
+
+    config = _config(tmp_path, url="ws://127.0.0.1:9/v1/realtime", broker_port=broker.port)
+    topic = "homeassistant/sensor/speaker_kitchen/state/config"
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    pub.connect("127.0.0.1", broker.port)
+    pub.loop_start()
+    pub.publish(topic, '{"name": "old"}', qos=1, retain=True).wait_for_publish(5)
+    proc = subprocess.run([sys.executable, "-m", "speaker", "-c", str(config), "ha-remove"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    got: list[bytes] = []
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sub.on_message = lambda c, u, m: got.append(m.payload)
+    sub.connect("127.0.0.1", broker.port)
+    sub.subscribe(topic)
+    sub.loop_start()
+    threading.Event().wait(1.0)
+    sub.loop_stop()
+    pub.loop_stop()
+    assert got == []  # nothing retained any more
