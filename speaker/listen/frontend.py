@@ -31,6 +31,7 @@ class FrontEnd:
         self.vad_enabled = True
         """Feed the VAD."""
         self._ring = RingBuffer(MIC.bytes_for_ms(preroll_ms))
+        self._ring_write = self._ring.write
         self._bytes = 0
         self._wake_fed = self.wake_enabled
         self._vad_fed = True
@@ -46,11 +47,11 @@ class FrontEnd:
 
     def process(self, frame: bytes) -> list[FrontEndEvent]:
         """Take one frame (any length, normally ``block_ms``); return the events it completed."""
-        self._ring.write(frame)
+        self._ring_write(frame)
         self._bytes += len(frame)
         events: list[FrontEndEvent] = []
         wake = self.wake
-        if wake is not None and self.wake_enabled:
+        if self.wake_enabled and wake is not None:
             if not self._wake_fed:
                 wake.reset()
                 self._wake_fed = True
@@ -58,7 +59,7 @@ class FrontEnd:
             if detections:
                 now = self.time  # engines stamp detections with the end of the chunk that fired
                 events.extend(replace(d, t=now) for d in detections)
-        else:
+        elif self._wake_fed:
             self._wake_fed = False
         if self.vad_enabled:
             vad = self.vad
@@ -69,7 +70,7 @@ class FrontEnd:
             if speech:
                 shift = self.time - vad.time
                 events.extend(replace(e, t=e.t + shift) for e in speech)
-        else:
+        elif self._vad_fed:
             self._vad_fed = False
         return events
 

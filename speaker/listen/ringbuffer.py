@@ -27,23 +27,25 @@ class RingBuffer:
         """Append ``data``; the oldest bytes fall out once the ring is full."""
         n = len(data)
         cap = self._capacity
-        if n == 0 or cap == 0:
-            return
         if n >= cap:
-            self._buf[:] = memoryview(data)[n - cap:]
-            self._pos = 0
-            self._filled = cap
+            if cap:
+                self._buf[:] = memoryview(data)[n - cap:]
+                self._pos = 0
+                self._filled = cap
             return
         pos = self._pos
-        first = min(n, cap - pos)
-        if first == n:
-            self._buf[pos:pos + n] = data
-        else:
+        end = pos + n
+        if end < cap:
+            self._buf[pos:end] = data
+            self._pos = end
+        else:  # wraps (or ends exactly at the end)
+            first = cap - pos
             view = memoryview(data)
             self._buf[pos:] = view[:first]
             self._buf[:n - first] = view[first:]
-        self._pos = (pos + n) % cap
-        self._filled = min(cap, self._filled + n)
+            self._pos = n - first
+        if self._filled < cap:
+            self._filled = min(cap, self._filled + n)
 
     def last(self, n: int) -> bytes:
         """The most recent ``n`` bytes (fewer if fewer were kept), oldest first."""

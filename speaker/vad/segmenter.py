@@ -81,22 +81,24 @@ class SpeechSegmenter:
         """Feed audio of any length; return the events whose decision it completed, oldest first."""
         n = len(pcm)
         self._bytes += n
-        size = self._frame_bytes
-        events: list[SpeechEvent] = []
         fill = self._fill
+        end = fill + n
+        size = self._frame_bytes
+        if end < size:  # the usual case (10 ms blocks, 20/30 ms frames): only buffer it
+            self._frame_buf[fill:end] = pcm
+            self._fill = end
+            return []
+        events: list[SpeechEvent] = []
         frame = self._frame_buf
-        if n <= size - fill:  # the usual case: a block that fits in the frame being filled
-            if n == size:  # exactly one frame: no copying
-                self._frame(pcm, events)
-                return events
-            frame[fill:fill + n] = pcm
-            fill += n
-            if fill == size:
+        if end == size:
+            if fill:
+                frame[fill:] = pcm
                 self._frame(frame, events)
-                fill = 0
-            self._fill = fill
+            else:  # exactly one frame: no copying
+                self._frame(pcm, events)
+            self._fill = 0
             return events
-        view = memoryview(pcm) if n > size - fill else pcm
+        view = memoryview(pcm)  # several frames, or one that completes a partial frame
         pos = 0
         while pos < n:
             take = min(size - fill, n - pos)

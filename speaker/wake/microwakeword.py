@@ -1,14 +1,27 @@
 """microWakeWord models through pymicro-wakeword (the light engine: ~10x less CPU than openWakeWord).
 
-One shared audio front end (10 ms feature windows) feeds every model. Each model reports the mean of
-its last few probabilities (the model's ``sliding_window_size``); the default threshold is the
-model's own ``probability_cutoff`` from its JSON file. Interpreters run with ``WakeSettings.threads``
-threads and without XNNPACK (it changes the int8 models' scores).
+One shared audio front end (10 ms feature windows) feeds every model. A model runs once per
+``stride`` windows (30 ms) and its score is the mean of its last ``sliding_window_size`` outputs;
+the default threshold is the model's own ``probability_cutoff`` from its JSON file. Interpreters run
+with ``WakeSettings.threads`` threads and without XNNPACK (it changes the int8 models' scores).
+
+Two details of pymicro-wakeword 2.5 are worked around here (so this module reads two private
+attributes, ``_features`` and ``_probabilities``; tflite_threads.py checks the library version):
+
+* ``process_streaming_prob`` returns 0.0 for the windows between two inferences, which a rising-edge
+  trigger would read as the score dropping: we only take a score when the model has just run
+  (its ``_features`` list is emptied by an inference).
+* it averages with ``statistics.mean`` (exact fractions: ~15 µs a call, a quarter of the engine's
+  CPU). We average the model's window of outputs ourselves and raise the library's window size out
+  of reach so it never does.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import sys
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +29,7 @@ from pathlib import Path
 from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
 
 from speaker.listen.events import WakeDetected
-from speaker.wake.tflite_threads import InterpreterOptions, interpreter_options
+from speaker.wake.tflite_threads import InterpreterOptions, TfLiteOptionsError, interpreter_options
 from speaker.wake.trigger import Trigger
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,7 +63,8 @@ class MicroWakeWordEngine:
                     refractory_s)
             for spec, model in zip(models, self._models, strict=True)
         ]
-        self._pairs = list(zip(self._models, self._triggers, strict=True))
+        self._entries = [(model, trigger, *_take_over_averaging(model))
+                         for model, trigger in zip(self._models, self._triggers, strict=True)]
         self.names = tuple(spec.name for spec in models)
         self._bytes = 0
         _LOGGER.info("microWakeWord: %s (threads %d)", ", ".join(
@@ -61,12 +75,12 @@ class MicroWakeWordEngine:
         now = (self._bytes // 2) / RATE
         events: list[WakeDetected] = []
         for features in self._features.process_streaming(pcm):
-            for model, trigger in self._pairs:
-                score = model.process_streaming_prob(features)
-                if score is not None:
-                    event = trigger.update(score, now)
-                    if event is not None:
-                        events.append(event)
+            for model, trigger, pending, outputs, window in self._entries:
+                if model.process_streaming_prob(features) is None or pending or len(outputs) < window:
+                    continue  # closed, between two inferences, or still filling the window
+                event = trigger.update(math.fsum(outputs) / window, now)
+                if event is not None:
+                    events.append(event)
         return events
 
     def reset(self) -> None:
@@ -84,6 +98,19 @@ class MicroWakeWordEngine:
     @property
     def thresholds(self) -> tuple[float, ...]:
         return tuple(t.threshold for t in self._triggers)
+
+
+def _take_over_averaging(model: MicroWakeWord) -> tuple[list[object], deque[float], int]:
+    """The model's pending-window list and output window, and its window size; then the library's own
+    averaging is switched off (see the module docstring)."""
+    pending = getattr(model, "_features", None)
+    outputs = getattr(model, "_probabilities", None)
+    window = model.sliding_window_size
+    if not isinstance(pending, list) or not isinstance(outputs, deque) or outputs.maxlen != window:
+        raise TfLiteOptionsError("pymicro-wakeword's MicroWakeWord internals changed (_features, _probabilities); "
+                                 "speaker/wake/microwakeword.py needs updating")
+    model.sliding_window_size = sys.maxsize  # never reached: the library stops averaging
+    return pending, outputs, window
 
 
 def _load(source: str | Path) -> MicroWakeWord:

@@ -53,7 +53,8 @@ class OpenWakeWordEngine:
             self._features = OpenWakeWordFeatures.from_builtin()
             self._models = [_load(spec.source) for spec in models]
         self.xnnpack = all(h.xnnpack_active for h in handles)
-        self._triggers = [Trigger(spec.name, spec.threshold or DEFAULT_THRESHOLD, refractory_s)
+        self._triggers = [Trigger(spec.name, DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold,
+                                  refractory_s)
                           for spec in models]
         self._pairs = list(zip(self._models, self._triggers, strict=True))
         self.names = tuple(spec.name for spec in models)

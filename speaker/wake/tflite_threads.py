@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -190,10 +191,10 @@ def interpreter_options(distribution: str, options: InterpreterOptions) -> Itera
     """
     check_version(distribution)
     module_name, class_name = _BASE_CLASSES[distribution]
-    module = __import__(module_name, fromlist=[class_name])
-    base = getattr(module, class_name, None)
-    original = getattr(base, "__init__", None)
-    if base is None or original is None:
+    module = importlib.import_module(module_name)
+    base: Any = getattr(module, class_name, None)
+    original = base.__dict__.get("__init__") if isinstance(base, type) else None
+    if original is None:
         raise TfLiteOptionsError(f"{module_name}.{class_name} is missing; tflite_threads.py needs updating")
 
     installed: list[_OptionsLib] = []

@@ -108,6 +108,38 @@ def test_refractory_period_is_per_model_and_in_stream_seconds() -> None:
             engine.close()
 
 
+def test_microwakeword_scores_are_the_library_sliding_mean() -> None:
+    """Our averaging (instead of the library's statistics.mean) gives the library's scores, and
+    detections come from the same window of audio."""
+    from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
+
+    pcm = read_pcm(fixture_wav("okay_nabu"))
+    model, features = MicroWakeWord.from_builtin(Model.OKAY_NABU), MicroWakeWordFeatures()
+    means, seen = [], 0  # (score, stream seconds) of every library output
+    for offset in range(0, len(pcm), 320):
+        seen += len(pcm[offset:offset + 320]) // 2
+        means += [(p, seen / 16000) for f in features.process_streaming(pcm[offset:offset + 320])
+                  if (p := model.process_streaming_prob(f))]
+    model.close()
+    for threshold in (0.3, 0.6, 0.85):
+        engine = MicroWakeWordEngine([MwwModelSpec("okay_nabu", "okay_nabu", threshold)], refractory_s=2.0)
+        (event,) = detect(engine, fixture_wav("okay_nabu"))
+        engine.close()
+        score, t = next((p, t) for p, t in means if p > threshold)
+        assert event.score == pytest.approx(score, abs=1e-9) and event.t == t
+
+
+@pytest.mark.parametrize("name", [n for n, p in POSITIVES.items() if p.mww])
+def test_microwakeword_without_refractory_still_fires_once_per_utterance(name: str) -> None:
+    """The library reports 0.0 between inferences; read as scores they would re-arm the trigger
+    every 30 ms."""
+    engine = MicroWakeWordEngine([MwwModelSpec(name, name)], refractory_s=0.0)
+    try:
+        assert len(detect(engine, fixture_wav(name))) == 1
+    finally:
+        engine.close()
+
+
 def test_microwakeword_threshold_defaults_to_the_model_cutoff_and_can_be_overridden() -> None:
     default = MicroWakeWordEngine([MwwModelSpec("hey_jarvis", "hey_jarvis"), MwwModelSpec("alexa", "alexa")],
                                   refractory_s=2.0)
