@@ -42,12 +42,16 @@ class DeviceSink:
 
     If the device disappears (USB unplugged), the error is logged, audio written meanwhile is
     discarded, ``drain()`` raises :class:`AudioDeviceError`, and the device is reopened every
-    ``settings.retry_s`` until it is back."""
+    ``settings.retry_s`` until it is back. A device missing at start raises, unless
+    ``wait_for_device`` (then it is treated as lost from the start)."""
 
     format: AudioFormat = REALTIME
 
-    def __init__(self, settings: AudioOutputSettings, *, fade_ms: float = 5.0, prefill_ms: float = 20.0) -> None:
+    def __init__(self, settings: AudioOutputSettings, *, fade_ms: float = 5.0, prefill_ms: float = 20.0,
+                 wait_for_device: bool = False) -> None:
         self.settings = settings
+        self.wait_for_device = wait_for_device
+        """Start even if the device is missing (log it, discard audio, keep trying) instead of raising."""
         self.device: DeviceInfo | None = None
         self.device_rate = 0
         self.underflows = 0
@@ -73,7 +77,13 @@ class DeviceSink:
 
     async def __aenter__(self) -> Self:
         self._loop = asyncio.get_running_loop()
-        self._open()
+        try:
+            self._open()
+        except AudioDeviceError as exc:
+            if not self.wait_for_device:
+                raise
+            self._lost = str(exc)
+            log.error("%s; retrying every %g s", exc, self.settings.retry_s)
         self._watchdog = asyncio.create_task(self._watch(), name="audio output watchdog")
         return self
 

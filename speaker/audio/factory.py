@@ -38,9 +38,10 @@ def open_source(settings: AudioInputSettings, *, file: Path | None = None, resil
     return ResilientSource(lambda: DeviceSource(settings), retry_s=settings.retry_s)
 
 
-def open_sink(settings: AudioOutputSettings, *, file: Path | None = None) -> AudioSink:
+def open_sink(settings: AudioOutputSettings, *, file: Path | None = None, resilient: bool = False) -> AudioSink:
     """The speaker: ``file`` (e.g. ``speaker run --output``) or ``settings.file`` if given, else the
-    sound card (which reopens itself after being unplugged)."""
+    sound card. A sound card unplugged while open is reopened when it is back. One missing at start
+    raises AudioDeviceError, unless ``resilient`` (the daemon: start anyway, play nothing, keep trying)."""
     if file is not None or settings.file is not None:
         from speaker.audio.file_sink import FileSink
 
@@ -49,7 +50,7 @@ def open_sink(settings: AudioOutputSettings, *, file: Path | None = None) -> Aud
         return FileSink(path, realtime=settings.realtime, volume=settings.volume)
     from speaker.audio.device_sink import DeviceSink
 
-    return DeviceSink(settings)
+    return DeviceSink(settings, wait_for_device=resilient)
 
 
 class ResilientSource:

@@ -71,3 +71,27 @@ async def test_microphone_and_speaker_survive_the_device_going_away(
     # and the speaker too
     _, x = cap.samples()
     assert np.count_nonzero(sounding(x, 16000)) / 16 == pytest.approx(500, abs=15)
+
+
+async def test_a_speaker_missing_at_start_is_waited_for(pulse: Pulse, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="speaker.audio")
+    pulse.stop()
+    try:
+        with pytest.raises(AudioDeviceError, match="output"):
+            async with DeviceSink(AudioOutputSettings()):
+                pass  # by default a missing speaker is an error at once (for `speaker check`)
+        async with asyncio.timeout(10), DeviceSink(AudioOutputSettings(retry_s=0.1), wait_for_device=True) as sink:
+            sink.write(pcm(tone(440, 0.2, 24000)))  # nobody can hear it: gone at once
+            assert sink.played_ms == sink.written_ms == pytest.approx(200)
+            with pytest.raises(AudioDeviceError):
+                await sink.drain()
+            pulse.start()
+            while "audio output is back" not in caplog.text:
+                await asyncio.sleep(0.05)
+            sink.write(pcm(tone(440, 0.3, 24000)))
+            await sink.drain()
+            assert sink.played_ms == pytest.approx(500, abs=1)
+    finally:
+        if pulse.process is None or pulse.process.poll() is not None:
+            pulse.start()
+    assert sum(r.levelno >= logging.ERROR for r in caplog.records) == 1

@@ -159,3 +159,25 @@ async def test_a_missing_directory_is_created_but_an_unwritable_path_is_an_error
     with pytest.raises(AudioDeviceError, match="cannot write"):
         async with FileSink(tmp_path / "file" / "out.wav"):
             pass
+
+
+def test_stdin_to_stdout_pipe_through(tmp_path: Path) -> None:
+    """``-`` means stdin for a source and stdout for a sink (``arecord ... | speaker run --input -``)."""
+    import subprocess
+    import sys
+
+    program = (
+        "import asyncio\n"
+        "from pathlib import Path\n"
+        "from speaker.audio.file_sink import FileSink\n"
+        "from speaker.audio.file_source import FileSource\n"
+        "async def main():\n"
+        "    async with FileSource(Path('-'), realtime=False) as src, "
+        "FileSink(Path('-'), rate=16000, realtime=False) as sink:\n"
+        "        async for frame in src.frames():\n"
+        "            sink.write(frame)\n"
+        "asyncio.run(main())\n"
+    )
+    data = pcm(tone(440, 0.5, 16000))
+    out = subprocess.run([sys.executable, "-c", program], input=data, capture_output=True, timeout=30, check=True)
+    assert out.stdout == data
