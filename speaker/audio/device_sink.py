@@ -279,6 +279,11 @@ class DeviceSink:
         return self._played_base_ms + 1000 * playout.played(time.monotonic()) / playout.rate
 
     @property
+    def available(self) -> bool:
+        """The device is open and playing (false while it is missing and being retried)."""
+        return self._stream is not None and self._lost is None
+
+    @property
     def latency_ms(self) -> float:
         """The device's output latency as PortAudio reports it."""
         return 1000 * self._latency

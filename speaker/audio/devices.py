@@ -83,7 +83,10 @@ def list_devices(*, probe: bool = True) -> list[DeviceInfo]:
     """Every device PortAudio knows. ``probe`` also asks each which of 16/24/48 kHz it accepts (this
     opens devices briefly; a device busy in another program may then show no rates)."""
     sd = portaudio()
-    return [_info(sd, dict(raw), probe=probe) for raw in sd.query_devices()]
+    try:
+        return [_info(sd, dict(raw), probe=probe) for raw in sd.query_devices()]
+    except sd.PortAudioError as exc:  # e.g. a re-scan that failed to initialise PortAudio again
+        raise AudioDeviceError(f"PortAudio cannot list devices: {exc}") from exc
 
 
 def no_device_hint(direction: Direction) -> str:
@@ -154,7 +157,11 @@ def rescan_if_idle() -> bool:
         return False
     sd = portaudio()
     sd._terminate()
-    sd._initialize()
+    try:
+        sd._initialize()
+    except sd.PortAudioError as exc:
+        raise AudioDeviceError(f"PortAudio failed to re-initialise: {exc}") from exc
+    log.debug("PortAudio re-scanned the devices")
     return True
 
 

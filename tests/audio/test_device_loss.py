@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,12 @@ from tests.audio.signals import dominant_hz, pcm, samples, sounding, sounding_pa
 from tests.helpers.pulse import Pulse, write_wav
 
 pytestmark = pytest.mark.audio
+
+
+async def wait_until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 (polling a property of the code under test)
+            await asyncio.sleep(0.02)
 
 
 async def test_microphone_and_speaker_survive_the_device_going_away(
@@ -47,10 +54,7 @@ async def test_microphone_and_speaker_survive_the_device_going_away(
         await asyncio.sleep(0.5)
         pulse.start()  # plugged back in
         received += await reader
-        deadline = time.monotonic() + 5
-        while sink.device_rate == 0 or "audio output is back" not in caplog.text:
-            assert time.monotonic() < deadline, "the speaker was not reopened"
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: sink.available)
         tail_task = asyncio.create_task(read_for(1.5))
         await asyncio.sleep(0.2)
         pulse.play_into_mic(wav, wait=False)
@@ -85,9 +89,10 @@ async def test_a_speaker_missing_at_start_is_waited_for(pulse: Pulse, caplog: py
             assert sink.played_ms == sink.written_ms == pytest.approx(200)
             with pytest.raises(AudioDeviceError):
                 await sink.drain()
+            assert not sink.available
             pulse.start()
-            while "audio output is back" not in caplog.text:
-                await asyncio.sleep(0.05)
+            await wait_until(lambda: sink.available)
+            assert "audio output is back" in caplog.text
             sink.write(pcm(tone(440, 0.3, 24000)))
             await sink.drain()
             assert sink.played_ms == pytest.approx(500, abs=1)
