@@ -64,6 +64,7 @@ class DeviceSink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self._lost: str | None = None
+        self._lost_at = 0.0
         self._last_callback = 0.0
         self._latency = 0.0
         self._written_ms = 0.0
@@ -78,11 +79,11 @@ class DeviceSink:
     async def __aenter__(self) -> Self:
         self._loop = asyncio.get_running_loop()
         try:
-            self._open()
+            self._open_or_rescan()
         except AudioDeviceError as exc:
             if not self.wait_for_device:
                 raise
-            self._lost = str(exc)
+            self._lost, self._lost_at = str(exc), time.monotonic()
             log.error("%s; retrying every %g s", exc, self.settings.retry_s)
         self._watchdog = asyncio.create_task(self._watch(), name="audio output watchdog")
         return self
@@ -95,6 +96,15 @@ class DeviceSink:
                 await self._watchdog
             self._watchdog = None
         self._close()
+
+    def _open_or_rescan(self) -> None:
+        try:
+            self._open()
+        except AudioDeviceError as exc:
+            # a USB device plugged back in may have a new card number: only a re-scan finds it
+            if not exc.retryable or not rescan_if_idle():
+                raise
+            self._open()
 
     def _open(self) -> None:
         sd = portaudio()
@@ -185,6 +195,7 @@ class DeviceSink:
             return
         name = self.device.label("output") if self.device else "?"
         self._lost = f"audio output device {name} failed: {why} (unplugged?)"
+        self._lost_at = time.monotonic()
         log.error("%s; retrying every %g s", self._lost, self.settings.retry_s)
 
     async def _watch(self) -> None:
@@ -197,20 +208,15 @@ class DeviceSink:
                 self._log_underflows()
                 continue
             self._close()
-            failures = 0
+            attempts = 0
             while self._stream is None:
                 await asyncio.sleep(self.settings.retry_s)
+                attempts += 1
                 try:
-                    try:
-                        self._open()
-                    except AudioDeviceError:
-                        if not rescan_if_idle():
-                            raise
-                        self._open()
+                    self._open_or_rescan()
                 except AudioDeviceError as exc:
-                    failures += 1
-                    log.debug("audio output still missing (%d): %s", failures, exc)
-            log.warning("audio output is back after %d failed attempt(s)", failures)
+                    log.debug("audio output still missing (attempt %d): %s", attempts, exc)
+            log.warning("audio output is back after %.1f s", time.monotonic() - self._lost_at)
 
     def _log_underflows(self) -> None:
         assert self._loop is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
@@ -72,6 +73,7 @@ class ResilientSource:
         """Device errors since the stream was last healthy."""
         self.reopened = 0
         """Times audio came back after a failure."""
+        self._down_since = 0.0
         self.last_error: AudioDeviceError | None = None
         """The latest device error (kept after recovery), for status reports."""
 
@@ -103,7 +105,7 @@ class ResilientSource:
                 self._inner = inner
                 async for frame in inner.frames():
                     if self.failures:
-                        log.warning("audio input is back after %d failed attempt(s)", self.failures)
+                        log.warning("audio input is back after %.1f s", time.monotonic() - self._down_since)
                         self.failures = 0
                         self.reopened += 1
                     yield frame
@@ -111,6 +113,7 @@ class ResilientSource:
             except AudioDeviceError as exc:
                 self.last_error = exc
                 if self.failures == 0:
+                    self._down_since = time.monotonic()
                     log.error("%s; retrying every %g s", exc, self.retry_s)
                 else:
                     log.debug("audio input still unavailable (%d): %s", self.failures, exc)

@@ -70,11 +70,13 @@ def _open_blocking(path: Path, kind: Kind, streaming: bool) -> _Opened:
         head = read_exact(f.read, 4)
         if head != b"RIFF":
             return _Opened(None, head, read, f)
-        replay = [head]
+        replay = head
 
         def read_header(n: int) -> bytes:
-            if replay:
-                return replay.pop()  # the 4 sniffed bytes; read_exact asks again for the rest
+            nonlocal replay
+            if replay:  # the sniffed bytes first
+                out, replay = replay[:n], replay[n:]
+                return out
             return f.read(n)
 
         return _Opened(read_wav_header(read_header, name), b"", read, f)

@@ -90,6 +90,9 @@ async def test_microphone_at_48k_with_two_channels_is_mixed_and_resampled(pulse:
 
 async def test_speaker_plays_what_is_written_at_the_expected_level(pulse: Pulse) -> None:
     sink_settings = AudioOutputSettings(volume=100)
+    log.info("private PulseAudio: answering after %.0f ms, streams start promptly after %.0f ms",
+             1000 * pulse.startup_s, 1000 * pulse.ready_s)
+    recording = pulse.start_recording()  # an independent witness: parecord on vsink.monitor
     with pulse.capture() as cap:
         async with asyncio.timeout(10), DeviceSink(sink_settings) as sink:
             await asyncio.sleep(0.1)
@@ -110,6 +113,9 @@ async def test_speaker_plays_what_is_written_at_the_expected_level(pulse: Pulse)
     tone_part = sounding_part(x, 16000)
     assert dominant_hz(tone_part, 16000) == pytest.approx(440, abs=2)
     assert np.abs(tone_part).max() == pytest.approx(0.4 * 32767, rel=0.03)
+    witness = samples(recording.stop())
+    assert np.count_nonzero(sounding(witness, 16000)) / 16 == pytest.approx(1000, abs=10)
+    assert np.abs(witness).max() == pytest.approx(0.4 * 32767, rel=0.03)
 
 
 async def test_clear_silences_quickly_and_played_ms_matches_what_was_heard(pulse: Pulse) -> None:
