@@ -50,8 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     wt.add_argument("--model", action="append", help="override wake.models (repeatable)")
     wt.add_argument("--threshold", type=float, help="override every model's threshold")
 
-    bench = sub.add_parser("bench", help="measure CPU cost of the always-on front end")
+    bench = sub.add_parser("bench", help="benchmarks: CPU of the always-on front end, or conversation latencies")
     bench.add_argument("--minutes", type=float, default=10.0, help="minutes of audio (default 10)")
+    bench.add_argument("--conversation", action="store_true",
+                       help="latency and upload figures of a conversation against the emulator instead")
     return p
 
 
@@ -75,6 +77,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return print_devices()
     if command == "bench":
+        if args.conversation:
+            from speaker.bench_conversation import main as conversation_bench
+
+            return conversation_bench()
         from speaker.bench import main as bench_main
 
         return bench_main(minutes=args.minutes)

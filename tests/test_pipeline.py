@@ -99,3 +99,30 @@ async def test_only_speech_after_the_wake_word_is_uploaded(tmp_path: Path, monke
         assert command_s <= sent <= command_s + 0.6, (command_s, sent)
         assert emu.events("input_audio_buffer.commit") and emu.events("response.create")
         assert [code for code in emu.closed_codes if code is not None] == [1000]  # a normal close when idle
+
+
+async def test_barge_in_by_wake_word_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"hey jarvis, turn on the kitchen light", a long reply, and "hey jarvis, turn on the kitchen
+    light" again while it plays: playback stops, the reply is cancelled and truncated to what was heard,
+    and the new request is answered — in real time, through the real front end."""
+    from speaker.bench_conversation import LONG_REPLY, build_input
+
+    wav = tmp_path / "barge.wav"
+    build_input(wav)
+    monkeypatch.setenv("SPEAKER_TEST_EMULATOR_KEY", KEY)
+    script = Script(turns=[Turn(reply=Reply(LONG_REPLY)), Turn(reply=Reply("The kitchen light is on."))])
+    # speed=1: the reply streams in real time, so it is still in progress when the user barges in
+    async with Emulator(script, api_key=KEY, speed=1.0) as emu:
+        loaded = load_settings([_config(tmp_path, emu.url, fast=False)])
+        async with asyncio.timeout(60), \
+                assemble(loaded, api_key=KEY, input_file=wav, output_file=tmp_path / "out.wav") as speaker:
+            await speaker.runner.run(speaker.source)
+        assert emu.violations == []
+        assert emu.connections == 1  # the barge-in reuses the open session
+        assert len(emu.events("input_audio_buffer.commit")) == 2
+        assert len(emu.events("response.cancel")) == 1
+        truncates = emu.events("conversation.item.truncate")
+        assert len(truncates) == 1 and 0 < truncates[0]["audio_end_ms"] < 10_000
+        errors = [e["error"].get("code") for e in emu.events("error", sent=True)]
+        assert errors == [], errors  # no refused truncate, no double response
+        assert [s.status for s in speaker.ledgers.sessions[0][0].turns][-1] == "completed"

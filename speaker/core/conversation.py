@@ -110,7 +110,7 @@ class CoreConfig:
     response_timeout_s: float = 20.0
     pad_ms: int = 300
     hold_ms: int = 600
-    tail_ms: int = 100
+    tail_ms: int = 60
 
     @classmethod
     def from_settings(cls, s: Settings) -> CoreConfig:
@@ -125,7 +125,7 @@ class CoreConfig:
             response_timeout_s=s.conversation.response_timeout_s, pad_ms=s.vad.pad_ms,
             hold_ms=s.vad.hangover_ms + s.vad.frame_ms,
             # the server's VAD needs to hear its silence; ours needs only a breath of it
-            tail_ms=100 if local else silence + 200,
+            tail_ms=60 if local else silence + 200,
         )
 
 
@@ -341,7 +341,10 @@ class Conversation:
             self._deadline = now + self.cfg.no_speech_timeout_s
             out.append(OpenSession(self._session, wake_model=ev.model))
             return
-        # the session is open (follow-up, open, or a barge-in just now): a new turn
+        # the session is open (follow-up, open, or a barge-in just now): a new turn. The VAD has been
+        # hearing the wake word (and maybe our own reply) as speech: start it afresh so the request that
+        # follows gets its own start and end.
+        out.append(ResetVad())
         self._begin_turn(ev.preroll, ev.t, now, out, speaking=False)
 
     def _new_session(self, purpose: str) -> None:

@@ -16,6 +16,9 @@ from collections import deque
 
 from speaker.audio.format import MIC, AudioFormat
 
+MIN_PAD_S = 0.1
+"""Audio kept before speech onset even when the pre-roll already went up at connect time."""
+
 
 class Uplink:
     def __init__(self, *, pad_ms: int, hold_ms: int, tail_ms: int, fmt: AudioFormat = MIC) -> None:
@@ -28,6 +31,7 @@ class Uplink:
         self._active = False
         self._speaking = False
         self._spoke = False
+        self._preonset_sent = 0.0
         self.sent_bytes = 0
 
     @property
@@ -54,14 +58,25 @@ class Uplink:
         self._ready = ready
         self._speaking = speaking
         self._spoke = speaking
+        self._preonset_sent = 0.0
         if preroll:
             self._held.append((t, preroll))
-        return self._flush_all() if ready else b""
+        if not ready:
+            return b""
+        out = self._flush_all()
+        if not speaking:
+            self._preonset_sent = len(out) / self._fmt.bytes_per_second
+        return out
 
     def ready(self) -> bytes:
         """The session is open: everything held so far goes up at once."""
         self._ready = True
-        return self._flush_all() if self._active else b""
+        if not self._active:
+            return b""
+        out = self._flush_all()
+        if not self._spoke:
+            self._preonset_sent = len(out) / self._fmt.bytes_per_second
+        return out
 
     def feed(self, pcm: bytes, t: float) -> bytes:
         """A microphone frame ending at ``t``. Returns what to send now."""
@@ -87,7 +102,10 @@ class Uplink:
             return b""
         self._speaking = True
         self._spoke = True
-        self._trim_to(t - self._pad_s)
+        # the pad before onset, less what the pre-roll already carried (at connect time), but never
+        # less than MIN_PAD_S so the first syllable is whole
+        pad = max(MIN_PAD_S, self._pad_s - self._preonset_sent) if self._preonset_sent else self._pad_s
+        self._trim_to(t - pad)
         return b""
 
     def speech_ended(self, t: float) -> bytes:

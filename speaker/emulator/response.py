@@ -173,6 +173,8 @@ class ResponseRun:
         said: list[str] = []
         if audio_mode:
             self._send("response.content_part.added", **ids, part={"type": "audio", "transcript": ""})
+            # from here on the item is an assistant audio message: a barge-in may truncate it mid-stream
+            item.data["content"] = [{"type": "output_audio", "transcript": ""}]
             pcm = speech_for(reply.text, reply.audio)
             chunk = int(48 * CHUNK_MS)
             chunks = [pcm[i:i + chunk] for i in range(0, len(pcm), chunk)] or [b""]

@@ -192,6 +192,8 @@ def test_barge_in_by_wake_word_truncates_to_what_was_heard(when: str) -> None:
     d.sink.play(heard)
     out = d.feed(Wake("hey_jarvis", 0.97, d.t, preroll=FRAME * 30))
     assert isinstance(out[0], A.StopPlayback)
+    # the VAD heard the wake word as speech already: it must start afresh for the new request
+    assert any(isinstance(a, A.ResetVad) for a in out)
     assert d.sent_types(out)[:2] == ["response.cancel", "conversation.item.truncate"]
     truncate = d.sent(out)[1]
     assert truncate == {"type": "conversation.item.truncate", "item_id": "item_1", "content_index": 0,
