@@ -12,17 +12,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from pyopen_wakeword import Model, OpenWakeWord, OpenWakeWordFeatures
-from pyopen_wakeword.openwakeword import MEL_SAMPLES
+from pyopen_wakeword.openwakeword import AUTOFILL_SECONDS, MEL_SAMPLES, SAMPLE_RATE, SAMPLES_PER_CHUNK
 
 from speaker.listen.events import WakeDetected
-from speaker.wake.tflite_threads import InterpreterOptions, interpreter_options
+from speaker.wake.tflite_threads import InterpreterOptions, TfLiteOptionsError, interpreter_options
 from speaker.wake.trigger import Trigger
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.5
 RATE = 16000
+if (AUTOFILL_SECONDS * SAMPLE_RATE) % SAMPLES_PER_CHUNK:  # what _warm_up relies on
+    raise ImportError("pyopen-wakeword's zero pre-fill is no longer a whole number of hops")
+
+_State = tuple[tuple[np.ndarray, int, np.ndarray, int], list[tuple[np.ndarray, int]]]
 
 
 @dataclass(frozen=True)
@@ -40,9 +45,16 @@ class OwwModelSpec:
 class OpenWakeWordEngine:
     """:class:`~speaker.wake.base.WakeEngine` running openWakeWord models.
 
-    Audio is handed to the feature extractor exactly when its next 80 ms hop is complete, instead of
-    chunk by chunk: the library shifts a 10-second buffer on every call, so this saves most of that
-    work while computing the same windows at the same stream positions as feeding it directly.
+    Two things differ from driving pyopen-wakeword chunk by chunk (the library version is pinned and
+    checked, because both read its state attributes):
+
+    * Audio is handed to the feature extractor exactly when its next 80 ms hop is complete: the
+      library shifts a 10-second buffer on every call, so this saves most of that work while
+      computing the same windows at the same stream positions.
+    * The library starts (and restarts after ``reset``) with 8 s of zeros to process, so that a
+      wake word can be detected at once; that is ~125 ms of CPU on a fast x86 core, several times
+      more on a Pi, all inside one ``process`` call on the event loop. We process those zeros once
+      when the engine is built and copy the resulting state back on ``reset``.
     """
 
     def __init__(self, models: Sequence[OwwModelSpec], *, refractory_s: float, threads: int = 1,
@@ -60,6 +72,7 @@ class OpenWakeWordEngine:
         self.names = tuple(spec.name for spec in models)
         self._pending = bytearray()
         self._bytes = 0
+        self._initial = self._warm_up()
         _LOGGER.info("openWakeWord: %s (threads %d%s)", ", ".join(
             f"{t.name}>{t.threshold:g}" for t in self._triggers), threads,
             ", XNNPACK" if self.xnnpack else "")
@@ -87,13 +100,30 @@ class OpenWakeWordEngine:
                             events.append(event)
 
     def reset(self) -> None:
-        self._features.reset()
-        for model in self._models:
-            model.reset()
+        features, models = self._initial
+        self._features.audio[:], self._features.new_audio_samples, self._features.mels[:], \
+            self._features.new_mels = features
+        for model, (embeddings, new) in zip(self._models, models, strict=True):
+            model.embeddings[:], model.new_embeddings = embeddings, new
         for trigger in self._triggers:
             trigger.reset()
         self._pending.clear()
         self._bytes = 0
+
+    def _warm_up(self) -> _State:
+        """Run the library's zero pre-fill now and keep the state it leaves (see the class docstring)."""
+        features = self._features
+        for name in ("audio", "new_audio_samples", "mels", "new_mels"):
+            if not hasattr(features, name):
+                raise TfLiteOptionsError(f"pyopen-wakeword's OpenWakeWordFeatures has no {name!r} any more; "
+                                         "speaker/wake/openwakeword.py needs updating")
+        # one hop of zeros: the pre-fill (a multiple of the hop) plus this keeps every window where it was
+        for embedding in features.process_streaming(bytes(2 * SAMPLES_PER_CHUNK)):
+            for model in self._models:
+                for _ in model.process_streaming(embedding):
+                    pass
+        return ((features.audio.copy(), features.new_audio_samples, features.mels.copy(), features.new_mels),
+                [(model.embeddings.copy(), model.new_embeddings) for model in self._models])
 
     def close(self) -> None:
         for model in self._models:

@@ -108,6 +108,29 @@ def test_refractory_period_is_per_model_and_in_stream_seconds() -> None:
             engine.close()
 
 
+def test_openwakeword_engine_scores_what_the_library_scores_fed_directly() -> None:
+    """Hop batching and the pre-computed zero pre-fill change no score and no detection time."""
+    from pyopen_wakeword import Model, OpenWakeWord, OpenWakeWordFeatures
+
+    pcm = read_pcm(fixture_wav("hey_jarvis"))
+    features, model = OpenWakeWordFeatures.from_builtin(), OpenWakeWord.from_builtin(Model.HEY_JARVIS)
+    scores, seen = [], 0
+    for offset in range(0, len(pcm), 320):
+        seen += len(pcm[offset:offset + 320]) // 2
+        scores += [(p, seen / 16000) for e in features.process_streaming(pcm[offset:offset + 320])
+                   for p in model.process_streaming(e)]
+    features.close()
+    model.close()
+    for threshold in (0.3, 0.6, 0.9):
+        engine = OpenWakeWordEngine([OwwModelSpec("hey_jarvis", "hey_jarvis", threshold)], refractory_s=2.0)
+        fresh = feed(engine.process, pcm)
+        after_reset = detect(engine, fixture_wav("hey_jarvis"))
+        engine.close()
+        score, t = next((p, t) for p, t in scores if p > threshold)
+        for (event,) in (fresh, after_reset):
+            assert event.score == pytest.approx(score, abs=1e-4) and event.t == t
+
+
 def test_microwakeword_scores_are_the_library_sliding_mean() -> None:
     """Our averaging (instead of the library's statistics.mean) gives the library's scores, and
     detections come from the same window of audio."""
