@@ -182,7 +182,8 @@ async def assemble(
     s = loaded.settings
     async with contextlib.AsyncExitStack() as stack:
         if sink is None:
-            sink = await stack.enter_async_context(open_sink(s.audio.output, file=output_file))
+            # resilient: the daemon starts (and listens) even when the speaker is missing at boot
+            sink = await stack.enter_async_context(open_sink(s.audio.output, file=output_file, resilient=True))
         assert sink is not None
         mqtt: MqttConnection | None = None
         if s.mqtt.enabled:

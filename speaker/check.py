@@ -165,7 +165,7 @@ async def _audio(loaded: LoadedConfig, report: Report) -> None:
                    "the input file or FIFO does not exist")
     else:
         try:
-            source = open_source(s.audio.input)
+            source = open_source(s.audio.input, resilient=False)  # errors at once, with the device list
 
             async def first_frame() -> None:
                 async with source:

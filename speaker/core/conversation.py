@@ -389,7 +389,12 @@ class Conversation:
         self._uplink.end()
         self.turns += 1
         out.append(SendEvent(wire.commit()))
-        out.append(SendEvent(wire.response_create()))
+        if self._cancelled:
+            # a barged-in reply is still being cancelled: a second response.create now would be refused
+            # (conversation_already_has_active_response); ask once its response.done has arrived
+            self._need_response = True
+        else:
+            out.append(SendEvent(wire.response_create()))
         self._expect_response(now)
 
     def _expect_response(self, now: float) -> None:
@@ -465,6 +470,9 @@ class Conversation:
             self._active_response = None
         if ev.response_id in self._cancelled:
             self._cancelled.discard(ev.response_id)
+            if self._need_response and not self._cancelled and not self._pending_tools() \
+                    and self.phase is Phase.THINKING:
+                self._send_response_create(now, out)
             return
         if self._reply is not None and self._reply.response_id == ev.response_id:
             self._reply.done = True
@@ -598,6 +606,7 @@ class Conversation:
         self._reply = None
         self._active_response = None
         self._calls.clear()
+        self._cancelled.clear()
         self._need_response = False
         self._awaiting_response = False
         self._end_after_reply = False

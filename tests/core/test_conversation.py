@@ -497,3 +497,19 @@ def test_slow_connect_short_command_sends_no_silence_after_it() -> None:
     out = d.feed(SessionReady(d.core.session))
     assert 1.0 <= len(d.uploaded(out)) / 32000 <= 1.0 + 0.3 + 0.1 + 0.02
     assert d.sent_types(out) == ["input_audio_buffer.commit", "response.create"]
+
+
+def test_new_turn_waits_for_the_cancelled_reply_before_response_create() -> None:
+    """Barge-in, and the new request is finished before the server confirmed the cancel: the
+    response.create waits for the cancelled response's response.done (never two active responses)."""
+    d = Driver()
+    d.wake_and_connect()
+    d.say(1.0)
+    d.reply(deltas=3, done=False)
+    d.feed(Wake("hey_jarvis", 0.97, d.t))
+    out = d.say(0.8)
+    assert d.sent_types(out) == ["input_audio_buffer.commit"]
+    out = d.server(rt.ResponseDone("resp_1", "cancelled", reason="client_cancelled"))
+    assert d.sent_types(out) == ["response.create"]
+    out = d.reply("resp_2", "item_2")
+    assert any(isinstance(a, A.AwaitPlayback) for a in out)

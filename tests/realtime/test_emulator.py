@@ -90,7 +90,7 @@ async def test_append_commit_response_round_trip() -> None:
         assert done.usage.audio_in > 0 and done.usage.audio_out > 0
         turn = ledger.record(done)
         assert turn.cost > 0
-        assert "1 turn, 1.0 s audio sent" in ledger.summary_line()
+        assert "1 turn (1 response), 1.0 s audio sent" in ledger.summary_line(user_turns=1)
         assert emu.violations == []
 
 
