@@ -19,10 +19,10 @@ import logging
 import math
 import random
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 import aiomqtt
 from paho.mqtt.reasoncodes import ReasonCode
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 # --debug; it never logs the password (only whether one is set).
 _wire_log = logging.getLogger("speaker.mqtt.wire")
 _wire_log.setLevel(logging.WARNING)
+
+T = TypeVar("T")
 
 ONLINE = b"online"
 OFFLINE = b"offline"
@@ -153,6 +155,7 @@ class MqttConnection:
                         tb: TracebackType | None) -> None:
         """Publish ``offline``, disconnect cleanly (bounded), then stop the background task."""
         self._closing.set()
+        self._want_subscribe.set()
         task = self._task
         if task is None:
             return
@@ -223,6 +226,7 @@ class MqttConnection:
                 self._backoff.reset()
                 await self._session(client)
         finally:
+            _consume_disconnect_reason(client)
             await self._mark_down()
 
     def _make_client(self) -> aiomqtt.Client:
@@ -260,11 +264,11 @@ class MqttConnection:
             self._active.clear()
             self._refused.clear()
             await self._subscribe_pending(client)
-            await client.publish(self.availability_topic, ONLINE, qos=1, retain=True,
-                                 timeout=self._publish_timeout_s)
             self._connected = True
             self._up.set()
             self._state.notify_all()
+        # announced only once commands are accepted, so whoever sees "online" can rely on it
+        await self._bounded(client.publish(self.availability_topic, ONLINE, qos=1, retain=True, timeout=math.inf))
         log.info("MQTT: connected to %s:%d as %s", self._settings.host, self._settings.port, self.client_id)
         closing = False
         lost: BaseException | None = None
@@ -280,12 +284,25 @@ class MqttConnection:
         if closing:
             self._connected = False
             with contextlib.suppress(aiomqtt.MqttError):
-                await client.publish(self.availability_topic, OFFLINE, qos=1, retain=True,
-                                     timeout=self._publish_timeout_s)
+                await self._bounded(client.publish(self.availability_topic, OFFLINE, qos=1, retain=True,
+                                                   timeout=math.inf))
             log.info("MQTT: disconnecting cleanly")
         elif lost is not None:
             log.warning("MQTT: connection lost: %s", lost.__cause__ or lost)
             raise _ConnectionLost from lost
+
+    async def _bounded(self, call: Awaitable[T]) -> T:
+        """Await an aiomqtt call given ``timeout=math.inf``, bounded here instead.
+
+        aiomqtt's own timeouts use ``asyncio.wait_for``, which on Python 3.11 loses a cancellation
+        that arrives in the same loop iteration as the reply (CPython gh-86296, fixed in 3.12). A
+        lost cancellation during shutdown left a task waiting forever; ``asyncio.timeout`` does not
+        have that flaw."""
+        try:
+            async with asyncio.timeout(self._publish_timeout_s):
+                return await call
+        except TimeoutError:
+            raise aiomqtt.MqttError("the broker did not answer in time") from None
 
     async def _until_closing(self) -> None:
         await self._closing.wait()
@@ -362,6 +379,8 @@ class MqttConnection:
     async def _subscriber(self, client: aiomqtt.Client) -> None:
         while True:
             await self._want_subscribe.wait()
+            if self._closing.is_set():
+                return  # also woken by __aexit__, should a cancellation ever be lost
             self._want_subscribe.clear()
             async with self._state:
                 await self._subscribe_pending(client)
@@ -372,7 +391,7 @@ class MqttConnection:
         pending = [f for f in self._filters if f not in self._active and f not in self._refused]
         if not pending:
             return
-        codes = await client.subscribe([(f, 0) for f in pending], timeout=self._publish_timeout_s)
+        codes = await self._bounded(client.subscribe([(f, 0) for f in pending], timeout=math.inf))
         for topic_filter, code in zip(pending, codes, strict=False):
             failed = bool(code.is_failure) if isinstance(code, ReasonCode) else (isinstance(code, int) and code >= 0x80)
             if failed:
@@ -495,3 +514,15 @@ class MqttConnection:
                                 "the command may not have arrived.")
         raise MqttUncertain(f"The home's MQTT broker did not acknowledge the command within {timeout:g} s; "
                             "it may not have arrived.")
+
+
+def _consume_disconnect_reason(client: aiomqtt.Client) -> None:
+    """Read the reason aiomqtt stored for a dropped connection.
+
+    aiomqtt keeps it in a future that only its message iterator reads. When another path notices
+    the loss first (a subscribe or the goodbye publish failing), nobody reads it and asyncio logs
+    "Future exception was never retrieved" at ERROR, which makes an ordinary outage look like a bug.
+    """
+    reason = getattr(client, "_disconnected", None)  # private in aiomqtt 2.x; absent: nothing to do
+    if isinstance(reason, asyncio.Future) and reason.done() and not reason.cancelled():
+        reason.exception()

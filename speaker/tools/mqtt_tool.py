@@ -146,6 +146,11 @@ class MqttTool:
         data, payload = self._payload(action, values)
         subject = self._subject(values)
         state = self._tool.state
+        if state is not None and self._topic(state.topic, values) == topic:
+            # the broker would hand our own command back on the "state" topic: it proves nothing
+            log.warning("%s: state topic %s is the command topic; the command cannot be confirmed",
+                        self._tool.name, topic)
+            state = None
         if state is None:
             await self._mqtt.publish(topic, payload, qos=action.qos, retain=action.retain)
             log.debug("%s: published %d bytes to %s", self._tool.name, len(payload), topic)

@@ -253,3 +253,27 @@ async def test_the_password_is_never_logged(broker: Broker, caplog: pytest.LogCa
     assert "Sending CONNECT" in text  # the wire log really was captured
     assert secret not in text
     assert secret not in repr(settings)
+
+
+class _SwallowingClient:
+    """Answers SUBSCRIBE the way aiomqtt did on Python 3.11 when the SUBACK and a cancellation
+    arrived together: asyncio.wait_for returned the result and the cancellation was lost."""
+
+    async def subscribe(self, topics: list[tuple[str, int]],
+                        timeout: float | None = None) -> list[int]:  # noqa: ASYNC109 - aiomqtt signature
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            return [0] * len(topics)
+        return []
+
+
+async def test_exit_cannot_hang_on_a_lost_cancellation(broker: Broker) -> None:
+    conn = MqttConnection(settings_for(broker))
+    conn.subscribe("a/b")
+    # drive the subscriber directly: it is mid-SUBSCRIBE when the connection is closed
+    conn._task = asyncio.create_task(conn._subscriber(_SwallowingClient()))  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)
+    async with asyncio.timeout(3):
+        await conn.__aexit__(None, None, None)
+    assert conn._task.done()

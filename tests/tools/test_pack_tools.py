@@ -136,6 +136,12 @@ tools:
     description: Read the lamp.
     parameters: {device: {type: device, required: true}}
     state: {topic: "test/{device.friendly_name}", read: retained, timeout_s: 0.2}
+  - name: same_topic
+    description: A device whose state topic is its command topic (optimistic).
+    parameters:
+      device: {type: device, required: true}
+    action: {topic: "test/{device.friendly_name}/both", payload: "ON"}
+    state: {topic: "test/{device.friendly_name}/both", confirm: {match: "ON", timeout_s: 0.3}}
   - name: free_topic
     description: A free-text topic level (to exercise the topic guard).
     parameters:
@@ -165,6 +171,13 @@ async def test_command_answered_with_another_state_is_not_confirmed(quick: ToolR
     out = result(await quick.execute("quick_set", '{"device": "lamp", "state": "ON"}'))
     assert out["confirmed"] is False and out["state"] == {"state": "OFF"}
     assert "does not match" in out["note"]
+
+
+async def test_our_own_command_echoed_back_does_not_count_as_confirmation(quick: ToolRegistry,
+                                                                          recorder: Recorder) -> None:
+    out = result(await quick.execute("same_topic", '{"device": "lamp"}'))
+    assert out["confirmed"] is False and "not confirmed" in out["note"]
+    assert (await recorder.wait_topic("test/Lamp/both")).payload == b"ON"
 
 
 async def test_read_with_no_state_says_so(quick: ToolRegistry) -> None:
