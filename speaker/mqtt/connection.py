@@ -20,7 +20,6 @@ import math
 import random
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -31,7 +30,10 @@ from speaker.config.schema import MqttSettings
 from speaker.errors import SecretError
 from speaker.mqtt.backoff import Backoff
 from speaker.mqtt.errors import MqttRefused, MqttUnavailable, MqttUncertain
-from speaker.mqtt.topics import filter_problem, matches, publish_topic_problem
+from speaker.mqtt.inbox import Handler, Inbox, MqttMessage, Predicate
+from speaker.mqtt.topics import filter_problem, publish_topic_problem
+
+__all__ = ["Handler", "MqttConnection", "MqttMessage", "Predicate", "Subscription"]
 
 log = logging.getLogger(__name__)
 
@@ -44,27 +46,6 @@ T = TypeVar("T")
 
 ONLINE = b"online"
 OFFLINE = b"offline"
-MAX_CACHED_TOPICS = 5000
-
-
-@dataclass(frozen=True)
-class MqttMessage:
-    """A message received on a subscribed topic."""
-
-    topic: str
-    payload: bytes
-    retain: bool
-    qos: int
-    received: float
-    """Event-loop time (monotonic seconds) when it arrived."""
-
-    def text(self) -> str:
-        return self.payload.decode("utf-8", errors="replace")
-
-
-Handler = Callable[[MqttMessage], None]
-"""Called in the event loop for each matching message. Must not block; hand work to a queue."""
-Predicate = Callable[[bytes], bool]
 
 
 class Subscription:
@@ -81,13 +62,6 @@ class Subscription:
         if self._open:
             self._open = False
             self._owner._remove(self)
-
-
-@dataclass
-class _Waiter:
-    topic: str
-    predicate: Predicate | None
-    future: asyncio.Future[MqttMessage] = field(repr=False)
 
 
 class _Closing(Exception):
@@ -133,14 +107,12 @@ class MqttConnection:
         self._state = asyncio.Condition()
         self._want_subscribe = asyncio.Event()
 
-        self._subs: list[Subscription] = []
         self._filters: dict[str, int] = {}
         """Registered filters with how many Subscriptions use each."""
         self._active: set[str] = set()
         """Filters the broker acknowledged on the current connection."""
         self._refused: set[str] = set()
-        self._cache: dict[str, MqttMessage] = {}
-        self._waiters: list[_Waiter] = []
+        self._inbox = Inbox()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -338,7 +310,8 @@ class MqttConnection:
         if problem is not None:
             raise ValueError(f"cannot subscribe to {topic_filter!r}: {problem}")
         sub = Subscription(self, topic_filter, handler)
-        self._subs.append(sub)
+        if handler is not None:
+            self._inbox.add_handler(topic_filter, handler)
         self._filters[topic_filter] = self._filters.get(topic_filter, 0) + 1
         if topic_filter not in self._active:
             self._want_subscribe.set()
@@ -369,7 +342,8 @@ class MqttConnection:
             raise MqttUnavailable()
 
     def _remove(self, sub: Subscription) -> None:
-        self._subs.remove(sub)
+        if sub.handler is not None:
+            self._inbox.remove_handler(sub.topic_filter, sub.handler)
         left = self._filters[sub.topic_filter] - 1
         if left:
             self._filters[sub.topic_filter] = left
@@ -411,60 +385,31 @@ class MqttConnection:
             data = b""
         else:
             data = str(payload).encode("utf-8")
-        message = MqttMessage(topic=raw.topic.value, payload=data, retain=bool(raw.retain), qos=int(raw.qos),
-                              received=asyncio.get_running_loop().time())
-        if not data:
-            # an empty payload clears a retained message; live subscribers get it with retain=0
-            # (MQTT 3.1.1), so any empty payload means "no state known"
-            self._cache.pop(message.topic, None)
-        else:
-            self._cache.pop(message.topic, None)
-            self._cache[message.topic] = message
-            if len(self._cache) > MAX_CACHED_TOPICS:
-                del self._cache[next(iter(self._cache))]
-        for sub in list(self._subs):
-            if sub.handler is not None and matches(sub.topic_filter, message.topic):
-                try:
-                    sub.handler(message)
-                except Exception:
-                    log.exception("MQTT: handler for %s failed", sub.topic_filter)
-        for waiter in list(self._waiters):
-            if waiter.topic != message.topic or waiter.future.done():
-                continue
-            try:
-                accepted = waiter.predicate is None or waiter.predicate(data)
-            except Exception:
-                log.exception("MQTT: predicate for %s failed", waiter.topic)
-                accepted = False
-            if accepted:
-                waiter.future.set_result(message)
+        self._inbox.deliver(MqttMessage(topic=raw.topic.value, payload=data, retain=bool(raw.retain),
+                                        qos=int(raw.qos), received=asyncio.get_running_loop().time()))
 
     def last(self, topic: str) -> bytes | None:
         """The payload of the last message seen on ``topic`` (retained or live), if any."""
-        message = self._cache.get(topic)
+        message = self._inbox.last_message(topic)
         return message.payload if message is not None else None
 
     def last_message(self, topic: str) -> MqttMessage | None:
         """Like ``last`` but with the whole message (its arrival time, retain flag)."""
-        return self._cache.get(topic)
+        return self._inbox.last_message(topic)
 
     def expect(self, topic: str, predicate: Predicate | None = None) -> asyncio.Future[MqttMessage]:
         """A future resolved by the next message on ``topic`` that satisfies ``predicate``.
 
         Registered immediately, so call it *before* publishing a command whose echo you want.
         Cancel the future when you stop caring. The topic must be subscribed."""
-        future: asyncio.Future[MqttMessage] = asyncio.get_running_loop().create_future()
-        waiter = _Waiter(topic, predicate, future)
-        self._waiters.append(waiter)
-        future.add_done_callback(lambda _: self._waiters.remove(waiter))
-        return future
+        return self._inbox.expect(topic, predicate)
 
     async def wait_for(self, topic: str, predicate: Predicate | None = None, timeout_s: float = 2.0, *,
                        include_last: bool = False) -> MqttMessage:
         """The next message on ``topic`` satisfying ``predicate`` (with ``include_last``, the cached
         one counts too). Raises ``TimeoutError`` when none arrives in time."""
         if include_last:
-            cached = self._cache.get(topic)
+            cached = self._inbox.last_message(topic)
             if cached is not None and (predicate is None or predicate(cached.payload)):
                 return cached
         future = self.expect(topic, predicate)

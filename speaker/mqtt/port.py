@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from speaker.mqtt.connection import Handler, MqttMessage, Predicate, Subscription
+from speaker.mqtt.connection import Subscription
+from speaker.mqtt.inbox import Handler, MqttMessage, Predicate
 
 
 class MqttPort(Protocol):

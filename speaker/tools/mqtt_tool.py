@@ -24,6 +24,7 @@ from speaker.tools.packs import DEFAULT_MAX_LENGTH, CompiledPublish, InventoryDe
 from speaker.tools.schema import validate_arguments
 from speaker.tools.templates import (
     MISSING,
+    Lookup,
     PayloadTree,
     Placeholder,
     Template,
@@ -100,7 +101,7 @@ class MqttTool:
             values[name] = value
         return values
 
-    def _lookup(self, values: Mapping[str, Any]) -> Any:
+    def _lookup(self, values: Mapping[str, Any]) -> Lookup:
         def lookup(ph: Placeholder) -> Any:
             value = values.get(ph.name, MISSING)
             if isinstance(value, InventoryDevice):
