@@ -3,7 +3,6 @@ on a real fixture, `ha-remove`, and the exit codes an operator (and systemd) rel
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -15,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from speaker.cli import main
-from speaker.emulator import Emulator
 from tests.helpers.broker import Broker
+from tests.helpers.emulator_thread import emulator_in_thread
 from tests.helpers.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,26 +25,8 @@ KEY = "sk-emulator-check"
 @pytest.fixture
 def emulator_url() -> Iterator[str]:
     """The emulator in a thread of its own (the CLI runs its own event loop)."""
-    ready = threading.Event()
-    stop: asyncio.Event | None = None
-    url: list[str] = []
-    loop = asyncio.new_event_loop()
-
-    async def serve() -> None:
-        nonlocal stop
-        stop = asyncio.Event()
-        async with Emulator(api_key=KEY) as emu:
-            url.append(emu.url)
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    yield url[0]
-    assert stop is not None
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(10)
+    with emulator_in_thread(api_key=KEY) as emu:
+        yield emu.url
 
 
 def _config(tmp_path: Path, *, url: str, broker_port: int, extra: str = "") -> Path:
