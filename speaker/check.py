@@ -151,6 +151,7 @@ async def _tools(loaded: LoadedConfig, report: Report, *, offline: bool) -> list
                                        "check the url/command and token; the daemon retries it in the background")
                     for tool in bridge.tools():
                         lines.append(f"  bridged {tool.spec.name}: {tool.spec.description[:80]}")
+                        lines.append(f"          parameters {json.dumps(tool.spec.parameters)}")
             except Exception as exc:
                 report.add("mcp bridge", "FAIL", f"{type(exc).__name__}: {exc}")
     return lines
