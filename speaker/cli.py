@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--input", type=Path, help="a 16 kHz WAV to use instead of the bundled one")
     demo.add_argument("--output", type=Path, default=Path("out/demo-reply.wav"),
                       help="where the reply audio is written (default out/demo-reply.wav)")
+    demo.add_argument("--play", choices=["auto", "yes", "no"], default="auto",
+                      help="also play the reply on the default output device (auto: if there is one)")
     demo.add_argument("--live", action="store_true",
                       help="talk to the real Realtime API (needs OPENAI_API_KEY; costs money)")
 

@@ -173,6 +173,27 @@ async def _watch_broker(port: int | None, timeline: Timeline) -> AsyncIterator[N
             await task
 
 
+def _demo_sink(settings: Any, output: Path, *, play: str) -> Any:
+    """The reply goes to the WAV file; with a sound card (or --play yes) it is played there too."""
+    from speaker.audio.factory import open_sink
+
+    recording = open_sink(settings.audio.output, file=output)
+    if play == "no":
+        return recording
+    if play == "auto":
+        try:
+            from speaker.audio.devices import list_devices
+
+            if not any(d.max_output_channels > 0 for d in list_devices(probe=False)):
+                return recording
+        except Exception:  # no PortAudio, no devices: the recording alone
+            return recording
+    from speaker.audio.tee import TeeSink
+
+    print("  playing the reply on the default output device too")
+    return TeeSink(open_sink(settings.audio.output), recording)
+
+
 def _wav_seconds(path: Path) -> float | None:
     try:
         with wave.open(str(path), "rb") as w:
@@ -227,7 +248,8 @@ async def _demo(args: argparse.Namespace) -> int:
             from speaker.app import assemble
 
             key = os.environ["OPENAI_API_KEY"] if live else EMULATOR_KEY
-            async with assemble(loaded, api_key=key, input_file=input_wav, output_file=output,
+            sink = await stack.enter_async_context(_demo_sink(loaded.settings, output, play=args.play))
+            async with assemble(loaded, api_key=key, input_file=input_wav, sink=sink,
                                 observers=[timeline]) as speaker:
                 timeline.t0 = time.monotonic()
                 await speaker.runner.run(speaker.source)
