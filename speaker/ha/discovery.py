@@ -18,7 +18,6 @@ import asyncio
 import json
 import logging
 import re
-import ssl
 from typing import Any
 
 import aiomqtt
@@ -27,6 +26,7 @@ from speaker import __version__
 from speaker.config.schema import Settings
 from speaker.ha.commands import ALL_WAKE_WORDS
 from speaker.ha.topics import DeviceTopics
+from speaker.mqtt.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ async def remove_discovery(settings: Settings, *, timeout_s: float = 10.0, settl
     password = mqtt.password.reveal() if mqtt.password is not None else None
     client = aiomqtt.Client(
         mqtt.host, mqtt.port, username=mqtt.username, password=password,
-        identifier=f"{mqtt.client_id or 'speaker-' + mqtt.site_id}-remove", tls_context=_tls_context(settings),
+        identifier=f"{mqtt.client_id or 'speaker-' + mqtt.site_id}-remove", tls_context=tls_context(settings.mqtt.tls),
         timeout=timeout_s,
     )
     async with asyncio.timeout(timeout_s + settle_s + 5), client:
@@ -149,15 +149,6 @@ async def remove_discovery(settings: Settings, *, timeout_s: float = 10.0, settl
     return list(clear)
 
 
-def _tls_context(settings: Settings) -> ssl.SSLContext | None:
-    tls = settings.mqtt.tls
-    if tls is None:
-        return None
-    context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
-    if tls.cert_file is not None:
-        context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
-    context.check_hostname = not tls.insecure
-    return context
 
 
 def encode(payload: dict[str, Any]) -> str:

@@ -26,11 +26,12 @@ from typing import Self, TypeVar
 import aiomqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
+from speaker.backoff import Backoff
 from speaker.config.schema import MqttSettings
 from speaker.errors import SecretError
-from speaker.mqtt.backoff import Backoff
 from speaker.mqtt.errors import MqttRefused, MqttUnavailable, MqttUncertain
 from speaker.mqtt.inbox import Handler, Inbox, MqttMessage, Predicate
+from speaker.mqtt.tls import tls_context
 from speaker.mqtt.topics import filter_problem, publish_topic_problem
 
 __all__ = ["Handler", "MqttConnection", "MqttMessage", "Predicate", "Subscription"]
@@ -94,7 +95,8 @@ class MqttConnection:
         self._settings = settings
         self._publish_timeout_s = publish_timeout_s
         self._connect_timeout_s = connect_timeout_s
-        self._backoff = Backoff(backoff_initial_s, max(backoff_initial_s, settings.reconnect_max_s), rand=rand)
+        self._backoff = Backoff(backoff_initial_s, cap=max(backoff_initial_s, settings.reconnect_max_s), rng=rand,
+                                min_fraction=0.5)
         self.client_id = settings.client_id or f"speaker-{settings.site_id}"
         self.availability_topic = f"{settings.base_topic}/{settings.site_id}/availability"
 
@@ -181,7 +183,7 @@ class MqttConnection:
                 problem = "unexpected error"
             if self._closing.is_set():
                 break
-            delay = self._backoff.next()
+            delay = self._backoff.next_delay()
             if problem is not None:
                 failures += 1
                 log.log(level, "MQTT: %s; retrying in %.1f s", problem, delay)
@@ -214,20 +216,9 @@ class MqttConnection:
             clean_session=True,
             keepalive=s.keepalive_s,
             timeout=self._connect_timeout_s,
-            tls_context=self._tls_context(),
+            tls_context=tls_context(self._settings.tls),
             logger=_wire_log,
         )
-
-    def _tls_context(self) -> ssl.SSLContext | None:
-        tls = self._settings.tls
-        if tls is None:
-            return None
-        context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
-        if tls.cert_file is not None:
-            context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
-        # 'insecure' skips the hostname check only; the certificate chain is still verified
-        context.check_hostname = not tls.insecure
-        return context
 
     async def _session(self, client: aiomqtt.Client) -> None:
         async with self._state:

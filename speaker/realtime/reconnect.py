@@ -11,9 +11,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from speaker.backoff import Backoff
 from speaker.config.schema import RealtimeSettings
 from speaker.errors import RealtimeError
-from speaker.realtime.backoff import Backoff
 from speaker.realtime.client import RealtimeConnection
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from speaker.mqtt.backoff import Backoff
+from speaker.backoff import Backoff
 from speaker.mqtt.topics import (
     filter_problem,
     inventory_value_problem,
@@ -14,13 +14,14 @@ from speaker.mqtt.topics import (
 )
 
 
-def test_backoff_grows_is_capped_jittered_and_resets() -> None:
-    top = Backoff(0.5, 8.0, rand=lambda: 1.0)
-    assert [top.next() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+def test_mqtt_backoff_grows_is_capped_jittered_and_resets() -> None:
+    """The broker reconnect loop uses equal jitter: never less than half the step."""
+    top = Backoff(0.5, cap=8.0, rng=lambda: 1.0, min_fraction=0.5)
+    assert [top.next_delay() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
     top.reset()
-    assert top.next() == 0.5
-    low = Backoff(0.5, 8.0, rand=lambda: 0.0)
-    assert [low.next() for _ in range(3)] == [0.25, 0.5, 1.0]  # jitter: between half and all of the step
+    assert top.next_delay() == 0.5
+    low = Backoff(0.5, cap=8.0, rng=lambda: 0.0, min_fraction=0.5)
+    assert [low.next_delay() for _ in range(3)] == [0.25, 0.5, 1.0]  # between half and all of the step
 
 
 @pytest.mark.parametrize("value, problem", [

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import ServerConnection
 
+from speaker.backoff import Backoff
 from speaker.config.schema import RealtimeSettings
 from speaker.errors import RealtimeError
-from speaker.realtime.backoff import Backoff
 from speaker.realtime.classify import FailureKind, RealtimeFailure
 from speaker.realtime.client import RealtimeConnection, connect_realtime
 from speaker.realtime.events import (

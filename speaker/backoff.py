@@ -1,7 +1,9 @@
-"""Jittered exponential backoff ("full jitter"): the n-th delay is uniform in ``[0, min(cap, base·factorⁿ)]``.
+"""Jittered exponential backoff, shared by every reconnect loop (Realtime, MQTT).
 
-Full jitter spreads reconnecting clients (several speakers in one house after a router reboot) instead of
-having them retry in lockstep. ``rng`` is injectable so tests get exact delays.
+The n-th delay is uniform in ``[f·c, c]`` with ``c = min(cap, base·factorⁿ)`` and ``f = min_fraction``:
+0 is "full jitter" (spreads reconnecting clients best: several speakers in one house after a router
+reboot), 0.5 "equal jitter" (never retries almost at once: kinder to a broker that is restarting).
+``rng`` is injectable so tests get exact delays.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ class Backoff:
     """
 
     def __init__(self, base: float = 0.5, factor: float = 2.0, cap: float = 30.0, *,
-                 rng: Callable[[], float] = random.random) -> None:
+                 rng: Callable[[], float] = random.random, min_fraction: float = 0.0) -> None:
         if base <= 0 or factor < 1 or cap < base:
             raise ValueError("need base > 0, factor >= 1 and cap >= base")
+        if not 0.0 <= min_fraction <= 1.0:
+            raise ValueError("min_fraction must be between 0 and 1")
+        self.min_fraction = min_fraction
         self.base = base
         self.factor = factor
         self.cap = cap
@@ -44,8 +49,9 @@ class Backoff:
         return min(bound, self.cap)
 
     def next_delay(self) -> float:
-        """The next delay, with full jitter."""
-        delay = self.ceiling(self._attempt) * self._rng()
+        """The next delay, jittered."""
+        f = self.min_fraction
+        delay = self.ceiling(self._attempt) * (f + (1.0 - f) * self._rng())
         self._attempt += 1
         return delay
 

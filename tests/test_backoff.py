@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from speaker.realtime.backoff import Backoff
+from speaker.backoff import Backoff
 
 
 def test_ceiling_grows_by_factor_up_to_the_cap() -> None:
