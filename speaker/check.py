@@ -124,6 +124,11 @@ async def _tools(loaded: LoadedConfig, report: Report, *, offline: bool) -> list
     except SpeakerError as exc:
         report.add("tools", "FAIL", str(exc), "fix the tool pack named above")
         return lines
+    if "timers" in s.tools.builtin:  # the app registers these from its timer service
+        from speaker.timers.service import TimerService
+        from speaker.timers.tools import timer_tools
+
+        registry.extend(timer_tools(TimerService(s.timers, None)))
     for spec in registry.specs():
         lines.append(f"  local   {spec.name}: {spec.description.splitlines()[0] if spec.description else ''}")
         lines.append(f"          parameters {json.dumps(spec.parameters)}")

@@ -1,8 +1,8 @@
 """Built-in tools: the time, ending the conversation, and the speaker's volume.
 
-They need a little from the rest of the daemon, given as a ``BuiltinHost``. 'timers' is listed in
-``tools.builtin`` but belongs to a later issue (timers that outlive the session); it is accepted
-and ignored here.
+They need a little from the rest of the daemon, given as a ``BuiltinHost``. 'timers' in
+``tools.builtin`` is served by ``speaker.timers`` (timers outlive the session, so they live in a
+service the app owns); it is skipped here.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from speaker.tools.base import Tool, ToolSpec
 
 log = logging.getLogger(__name__)
 
-NOT_YET_BUILT = ("timers",)
+PROVIDED_ELSEWHERE = ("timers",)
+"""Built-ins whose tools come from their own service (speaker.timers), registered by the app."""
 """Built-in names accepted in the settings whose tools come with a later issue."""
 
 
@@ -128,7 +129,7 @@ def volume_tools(host: BuiltinHost) -> list[Tool]:
 def builtin_tools(names: Iterable[str], host: BuiltinHost, *, timezone: str | None = None,
                   now: Callable[[], datetime] | None = None) -> list[Tool]:
     """The built-in tools named in ``tools.builtin`` ('time', 'end_conversation', 'volume'; 'timers'
-    is accepted but not built yet)."""
+    comes from speaker.timers)."""
     tools: list[Tool] = []
     for name in dict.fromkeys(names):
         if name == "time":
@@ -137,8 +138,8 @@ def builtin_tools(names: Iterable[str], host: BuiltinHost, *, timezone: str | No
             tools.append(end_conversation_tool(host))
         elif name == "volume":
             tools.extend(volume_tools(host))
-        elif name in NOT_YET_BUILT:
-            log.debug("built-in tool %r is not available yet; skipped", name)
+        elif name in PROVIDED_ELSEWHERE:
+            pass
         else:
             raise ConfigError(f"unknown built-in tool {name!r}")
     return tools
