@@ -176,9 +176,11 @@ async def assemble(
     sink: AudioSink | None = None,
     observers: Sequence[Observer] = (),
     notifier: Notifier | None = None,
+    tools_mqtt: MqttConnection | None = None,
 ) -> AsyncIterator[Speaker]:
     """Build every part from the settings; on exit close them in reverse order (MQTT publishes
-    'offline', MCP bridges disconnect, audio devices are released)."""
+    'offline', MCP bridges disconnect, audio devices are released). ``source``/``sink`` replace the
+    configured audio; ``tools_mqtt`` serves the device tools when MQTT is disabled (a dry run)."""
     s = loaded.settings
     async with contextlib.AsyncExitStack() as stack:
         if sink is None:
@@ -192,7 +194,8 @@ async def assemble(
         if s.mcp.bridged:
             bridge = await stack.enter_async_context(McpBridge(s.mcp))
         host = _Host(sink)
-        tools = build_tools(s, loaded.base_dir, mqtt, host)
+        # tools_mqtt: a stand-in for the device tools when there is no broker (the demo's dry run)
+        tools = build_tools(s, loaded.base_dir, mqtt if mqtt is not None else tools_mqtt, host)
         timers: TimerService | None = None
         if "timers" in s.tools.builtin:
             timers = TimerService(s.timers, s.state_dir / "timers.json")
