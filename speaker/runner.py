@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mappi
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from speaker.audio.format import MIC, REALTIME
+from speaker.audio.format import REALTIME
 from speaker.audio.ports import AudioSink, AudioSource
 from speaker.core import actions as A
 from speaker.core.conversation import Conversation, Phase
@@ -141,8 +141,6 @@ class Runner:
         self._closing: set[int] = set()
         self._input_ended = False
         self._stop = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._deaf: list[tuple[float, float]] = []
         """Clock intervals while our own feedback sound (plus its echo) reaches the microphone."""
 
@@ -193,12 +191,8 @@ class Runner:
         for action in self.core.handle(event, now):
             self._do(action, now)
         self._update_listening()
-        if self.core.phase in (Phase.IDLE, Phase.DISABLED):
-            self._idle.set()
-            if self._input_ended:
-                self._stop.set()
-        else:
-            self._idle.clear()
+        if self._input_ended and self.core.phase in (Phase.IDLE, Phase.DISABLED):
+            self._stop.set()
 
     async def _mic_loop(self, source: AudioSource) -> None:
         async with source:
@@ -319,7 +313,10 @@ class Runner:
             conn.append_audio(out)
 
     async def _await_playback(self, token: int) -> None:
-        await self.sink.drain()
+        try:
+            await self.sink.drain()
+        except Exception:  # a speaker that failed mid-reply must not end the daemon
+            log.exception("waiting for playback failed; carrying on as if it had finished")
         self.dispatch(PlaybackDrained(token))
 
     async def _run_tool(self, call_id: str, name: str, arguments: str) -> None:
@@ -333,6 +330,10 @@ class Runner:
             conn = await self._connect(request)
         except RealtimeError as exc:
             self.dispatch(SessionFailed(sid, exc))
+            return
+        except Exception as exc:  # a bug or a bad session config: fail this conversation, not the daemon
+            log.exception("opening the Realtime session failed")
+            self.dispatch(SessionFailed(sid, RealtimeError(f"{type(exc).__name__}: {exc}", code="internal")))
             return
         if sid in self._closing or sid != self.core.session:
             await conn.close()  # the conversation was abandoned while we connected
@@ -356,5 +357,3 @@ class Runner:
             with contextlib.suppress(Exception):
                 await conn.close()
 
-
-__all__ = ["MIC", "REALTIME", "Connect", "Observer", "RealtimeSession", "Runner", "Sounds"]
