@@ -261,7 +261,9 @@ async def run_daemon(loaded: LoadedConfig, *, input_file: Path | None = None,
                      output_file: Path | None = None) -> int:
     """`speaker run`: until SIGTERM/SIGINT (graceful), or until a file input ends."""
     try:
-        check_secrets(loaded)
+        # the key and the broker password are needed; an MCP server whose token is missing is left out
+        # (with a warning) rather than keeping the whole speaker down
+        check_secrets(loaded, skip=["mcp"])
         api_key = loaded.settings.realtime.api_key.reveal()
     except (SecretError, ConfigError) as exc:
         log.error("%s", exc)
@@ -278,5 +280,3 @@ async def run_daemon(loaded: LoadedConfig, *, input_file: Path | None = None,
         notifier.stopping("stopped")
     return 0
 
-
-__all__ = ["Speaker", "assemble", "asyncio", "run_daemon"]
