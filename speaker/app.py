@@ -3,7 +3,6 @@ lives here (that is ``speaker.core``), only wiring."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
