@@ -16,7 +16,15 @@ from typing import Any, Self
 
 import numpy as np
 
-from speaker.audio.devices import DeviceInfo, portaudio, rescan_if_idle, resolve_device, stream_closed, stream_opened
+from speaker.audio.devices import (
+    DeviceInfo,
+    accepts_format,
+    portaudio,
+    rescan_if_idle,
+    resolve_device,
+    stream_closed,
+    stream_opened,
+)
 from speaker.audio.format import REALTIME, AudioFormat
 from speaker.audio.gain import check_volume, volume_gain
 from speaker.audio.playout import Playout
@@ -114,7 +122,7 @@ class DeviceSink:
         rates = [self.settings.rate] if self.settings.rate else [REALTIME.rate, int(device.default_samplerate)]
         # mono where the device takes it; some (a HAT's raw hw device) only open in stereo
         channels, rate = next(((c, r) for c in (1, 2) if c <= device.max_output_channels for r in rates
-                               if self._accepts(sd, device, c, r)),
+                               if accepts_format(sd, "output", device.index, c, r)),
                               (min(2, device.max_output_channels), rates[-1]))
         self._closing = False
         try:
@@ -139,14 +147,6 @@ class DeviceSink:
             raise AudioDeviceError(f"cannot start output device {device.label('output')}: {exc}") from exc
         log.info("audio output: %s at %d Hz, %d channel(s), %.0f ms device latency%s", device.label("output"),
                  rate, channels, 1000 * self._latency, "" if rate == REALTIME.rate else " (resampled from 24 kHz)")
-
-    @staticmethod
-    def _accepts(sd: Any, device: DeviceInfo, channels: int, rate: int) -> bool:
-        try:
-            sd.check_output_settings(device=device.index, channels=channels, dtype="int16", samplerate=rate)
-        except Exception:
-            return False
-        return True
 
     def _close(self) -> None:
         """Close the stream; what has played stays counted, what is queued is dropped."""

@@ -17,7 +17,15 @@ from typing import Any, Self
 
 import numpy as np
 
-from speaker.audio.devices import DeviceInfo, portaudio, rescan_if_idle, resolve_device, stream_closed, stream_opened
+from speaker.audio.devices import (
+    DeviceInfo,
+    accepts_format,
+    portaudio,
+    rescan_if_idle,
+    resolve_device,
+    stream_closed,
+    stream_opened,
+)
 from speaker.audio.format import MIC, AudioFormat
 from speaker.audio.resample import StreamResampler
 from speaker.config.schema import AudioInputSettings
@@ -101,7 +109,8 @@ class DeviceSource:
                                      f"{device.label('input')} has {device.max_input_channels}")
             error.retryable = False  # a configuration mistake: re-scanning will not help
             raise error
-        rate = s.rate or (MIC.rate if self._accepts(sd, device, need, MIC.rate) else int(device.default_samplerate))
+        at_16k = accepts_format(sd, "input", device.index, need, MIC.rate)
+        rate = s.rate or (MIC.rate if at_16k else int(device.default_samplerate))
         self._closing = False
         try:
             stream = sd.RawInputStream(
@@ -129,14 +138,6 @@ class DeviceSource:
         self.device, self.capture_rate, self._n_channels = device, rate, n_channels
         self._resampler = None if rate == MIC.rate else StreamResampler(rate, MIC.rate)
         self._pending.clear()
-
-    @staticmethod
-    def _accepts(sd: Any, device: DeviceInfo, channels: int, rate: int) -> bool:
-        try:
-            sd.check_input_settings(device=device.index, channels=channels, dtype="int16", samplerate=rate)
-        except Exception:
-            return False
-        return True
 
     def _close(self) -> None:
         self._closing = True

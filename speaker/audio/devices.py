@@ -53,16 +53,19 @@ class DeviceInfo:
         return f"{self.index} {self.name!r} ({self.max_channels(direction)} ch)"
 
 
-def _accepts(sd: ModuleType, direction: Direction, index: int, rate: int, max_channels: int) -> bool:
+def accepts_format(sd: Any, direction: Direction, index: int, channels: int, rate: int) -> bool:
+    """Whether the device opens with int16 audio of this many channels at this rate."""
     check = sd.check_input_settings if direction == "input" else sd.check_output_settings
+    try:
+        check(device=index, channels=channels, dtype="int16", samplerate=rate)
+    except Exception:  # PortAudioError or ValueError, depending on what PortAudio disliked
+        return False
+    return True
+
+
+def _accepts(sd: ModuleType, direction: Direction, index: int, rate: int, max_channels: int) -> bool:
     # raw ALSA devices of some arrays only open with all their channels, so try 1 and then all
-    for channels in sorted({1, max_channels}):
-        try:
-            check(device=index, channels=channels, dtype="int16", samplerate=rate)
-        except Exception:  # PortAudioError or ValueError, depending on what PortAudio disliked
-            continue
-        return True
-    return False
+    return any(accepts_format(sd, direction, index, channels, rate) for channels in sorted({1, max_channels}))
 
 
 def _info(sd: ModuleType, raw: dict[str, Any], *, probe: bool) -> DeviceInfo:
