@@ -19,6 +19,11 @@ in the main thread between bytecodes even when the event loop is blocked by a sy
 the second signal works in precisely the situation it is for. The first signal only hands over to
 the loop with ``call_soon_threadsafe`` (as ``asyncio.Runner`` does for Ctrl-C); everything else,
 including logging, happens in the loop, never inside the signal handler.
+
+A wakeup fd closes the one gap plain handlers have: a signal that arrives just before the loop enters
+``epoll_wait`` is taken by the C-level handler without interrupting the wait, so the Python handler
+would only run when the wait ends by itself (seconds later). With ``signal.set_wakeup_fd`` the C
+handler also writes a byte to a socket the loop watches, which ends the wait at once.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterable
 from types import FrameType, TracebackType
@@ -69,6 +75,8 @@ class StopSignals:
         """Set (in the loop) on the first signal."""
         self.received: signal.Signals | None = None
         """The first signal received, if any."""
+        self._wakeup: tuple[socket.socket, socket.socket] | None = None
+        self._previous_wakeup_fd = -1
 
     # ------------------------------------------------------------------ install / restore
 
@@ -82,17 +90,48 @@ class StopSignals:
             for sig in self._signals:
                 previous[sig] = signal.getsignal(sig)
                 signal.signal(sig, self._handle)
+            self._install_wakeup(loop)
         except BaseException:
             self._restore(previous)
             raise
         self._loop = loop
         self._previous = previous
 
+    def _install_wakeup(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Let the C-level handler wake the loop (see the module docstring)."""
+        rsock, wsock = socket.socketpair()
+        rsock.setblocking(False)
+        wsock.setblocking(False)
+        self._previous_wakeup_fd = signal.set_wakeup_fd(wsock.fileno(), warn_on_full_buffer=False)
+        self._wakeup = (rsock, wsock)
+        # the bytes only wake the loop; the Python handler does the work
+        loop.add_reader(rsock.fileno(), self._drain_wakeup)
+
+    def _drain_wakeup(self) -> None:
+        if self._wakeup is not None:
+            with contextlib.suppress(OSError):
+                self._wakeup[0].recv(512)
+
+    def _remove_wakeup(self) -> None:
+        if self._wakeup is None:
+            return
+        rsock, wsock = self._wakeup
+        self._wakeup = None
+        with contextlib.suppress(Exception):
+            signal.set_wakeup_fd(self._previous_wakeup_fd)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(Exception):
+                loop.remove_reader(rsock.fileno())
+        rsock.close()
+        wsock.close()
+
     def restore(self) -> None:
         """Put back the handlers that were installed before; cancel the grace timer."""
         if self._grace_timer is not None:
             self._grace_timer.cancel()
             self._grace_timer = None
+        self._remove_wakeup()
         self._restore(self._previous)
         self._previous = {}
         self._loop = None
