@@ -19,10 +19,10 @@ import numpy as np
 from speaker.audio.devices import (
     DeviceInfo,
     accepts_format,
+    close_stream,
     portaudio,
     rescan_if_idle,
     resolve_device,
-    stream_closed,
     stream_opened,
 )
 from speaker.audio.format import REALTIME, AudioFormat
@@ -158,13 +158,7 @@ class DeviceSink:
         stream, self._stream = self._stream, None
         if stream is None:
             return
-        try:
-            stream.abort()
-            stream.close()
-        except Exception as exc:  # a vanished device may fail to close; it is gone either way
-            log.debug("closing the output stream: %s", exc)
-        finally:
-            stream_closed()
+        close_stream(stream, "output")
 
     # ------------------------------------------------------------------ PortAudio thread
 

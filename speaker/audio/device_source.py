@@ -20,6 +20,7 @@ import numpy as np
 from speaker.audio.devices import (
     DeviceInfo,
     accepts_format,
+    close_stream,
     portaudio,
     rescan_if_idle,
     resolve_device,
@@ -144,13 +145,7 @@ class DeviceSource:
         stream, self._stream = self._stream, None
         if stream is None:
             return
-        try:
-            stream.abort()
-            stream.close()
-        except Exception as exc:  # a device that vanished may fail to close; it is gone either way
-            log.debug("closing the input stream: %s", exc)
-        finally:
-            stream_closed()
+        close_stream(stream, "input")
 
     # ------------------------------------------------------------------ PortAudio thread
 

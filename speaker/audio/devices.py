@@ -152,6 +152,18 @@ def stream_closed() -> None:
     _open_streams = max(0, _open_streams - 1)
 
 
+def close_stream(stream: Any, what: str) -> None:
+    """Abort and close a PortAudio stream and count it as closed. A device that vanished may fail to
+    close; it is gone either way, so that is only logged at debug."""
+    try:
+        stream.abort()
+        stream.close()
+    except Exception as exc:
+        log.debug("closing the %s stream: %s", what, exc)
+    finally:
+        stream_closed()
+
+
 def rescan_if_idle() -> bool:
     """Make PortAudio scan the devices again (it only does so at initialisation, so a USB array
     plugged back in under a new card number would stay invisible). PortAudio can only re-initialise
