@@ -27,9 +27,10 @@ from speaker.mcp.remote import McpEventHandler, session_mcp_tools
 from speaker.mqtt.connection import MqttConnection
 from speaker.realtime import events as rt
 from speaker.realtime.cost import SessionLedger
+from speaker.realtime.port import RealtimeSession
 from speaker.realtime.reconnect import open_with_retry
 from speaker.realtime.session_config import build_session
-from speaker.runner import Observer, RealtimeSession, Runner, Sounds
+from speaker.runner import Observer, Runner, Sounds
 from speaker.sounds import build_sounds
 from speaker.system.sdnotify import Notifier
 from speaker.system.signals import StopSignals

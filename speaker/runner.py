@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,22 +35,11 @@ from speaker.core.events import (
 from speaker.errors import RealtimeError
 from speaker.listen.events import WakeDetected
 from speaker.realtime import events as rt
+from speaker.realtime.port import RealtimeSession
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.05
-
-
-class RealtimeSession(Protocol):
-    """What the runner needs of an open Realtime connection."""
-
-    def send(self, event: Mapping[str, Any]) -> object: ...
-
-    def append_audio(self, pcm24k: bytes) -> None: ...
-
-    def events(self) -> AsyncIterator[rt.RealtimeEvent]: ...
-
-    async def close(self) -> None: ...
 
 
 Connect = Callable[[A.OpenSession], Awaitable[RealtimeSession]]

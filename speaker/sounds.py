@@ -109,11 +109,6 @@ def build_sounds(settings: FeedbackSettings, base_dir: Path) -> dict[str, bytes]
     return table
 
 
-def default_sounds() -> dict[str, bytes]:
-    """The sounds with the default settings (no files)."""
-    return build_sounds(FeedbackSettings(), Path("."))
-
-
 def _load(name: str, sound: SoundSettings, base_dir: Path) -> bytes:
     assert sound.file is not None
     path = sound.file if sound.file.is_absolute() else base_dir / sound.file

@@ -484,6 +484,6 @@ class _Redacting(logging.LoggerAdapter):  # type: ignore[type-arg]
 
 
 if TYPE_CHECKING:
-    from speaker.realtime.port import RealtimeTransport
+    from speaker.realtime.port import RealtimeSession
 
-    _conforms: type[RealtimeTransport] = RealtimeConnection  # mypy checks the adapter fits the port
+    _conforms: type[RealtimeSession] = RealtimeConnection  # mypy checks the adapter fits the port

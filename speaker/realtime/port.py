@@ -1,5 +1,5 @@
-"""The Realtime transport port: what the app needs from a connection. ``RealtimeConnection`` is the real
-adapter; app tests can plug in a fake with the same shape."""
+"""The Realtime port: what the runtime needs from an open session. ``RealtimeConnection`` is the real
+adapter (mypy checks it fits, in client.py); tests plug in fakes with the same shape."""
 
 from __future__ import annotations
 
@@ -9,13 +9,11 @@ from typing import Any, Protocol
 from speaker.realtime.events import RealtimeEvent
 
 
-class RealtimeTransport(Protocol):
+class RealtimeSession(Protocol):
     """One open Realtime session."""
 
-    session_id: str | None
-
-    def send(self, event: Mapping[str, Any]) -> str:
-        """Queue a client event; never blocks; returns its event_id."""
+    def send(self, event: Mapping[str, Any]) -> object:
+        """Queue a client event; never blocks."""
         ...
 
     def append_audio(self, pcm24k: bytes) -> None:
@@ -29,9 +27,3 @@ class RealtimeTransport(Protocol):
     async def close(self) -> None:
         """Normal close (1000)."""
         ...
-
-    @property
-    def audio_seconds_sent(self) -> float: ...
-
-    @property
-    def closed(self) -> bool: ...
