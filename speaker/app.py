@@ -3,35 +3,40 @@ lives here (that is ``speaker.core``), only wiring."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from speaker.audio.factory import open_sink, open_source
 from speaker.audio.ports import AudioSink, AudioSource
 from speaker.audio.resample import StreamResampler
+from speaker.backoff import Backoff
 from speaker.config import LoadedConfig, Settings, check_secrets
 from speaker.config.schema import TranscriptionSettings, WakeModelSettings
 from speaker.core import actions as A
-from speaker.core.conversation import Conversation, CoreConfig
-from speaker.core.events import EndAfterReply
+from speaker.core.config import CoreConfig
+from speaker.core.conversation import Conversation
+from speaker.core.events import CoreEvent, EndAfterReply
+from speaker.device.controls import DeviceControls
+from speaker.device.sounds import build_sounds, seconds_of
+from speaker.device.store import DeviceStore
+from speaker.device.wake import WakeFilter
 from speaker.errors import ConfigError, SecretError
+from speaker.ha.discovery import wake_options
 from speaker.ha.service import DeviceService
-from speaker.ha.wake import WakeFilter
 from speaker.listen.frontend import FrontEnd
 from speaker.mcp.bridge import McpBridge
 from speaker.mcp.remote import McpEventHandler, session_mcp_tools
 from speaker.mqtt.connection import MqttConnection
-from speaker.realtime import events as rt
-from speaker.realtime.cost import SessionLedger
+from speaker.observers import LogObserver, StatusObserver
+from speaker.realtime.cost import PriceTable
 from speaker.realtime.port import RealtimeSession
 from speaker.realtime.reconnect import open_with_retry
 from speaker.realtime.session_config import build_session
-from speaker.runner import Observer, Runner, Sounds
-from speaker.sounds import build_sounds
+from speaker.runner import Inbox, Observer, Runner
 from speaker.system.sdnotify import Notifier
 from speaker.system.signals import StopSignals
 from speaker.timers.service import TimerService
@@ -45,104 +50,21 @@ log = logging.getLogger(__name__)
 
 
 class _Host:
-    """What the built-in tools may do to the daemon: end the conversation, change the volume."""
+    """What the built-in tools may do to the daemon: end the conversation (posted to the core), change
+    the volume (the device remembers and publishes it)."""
 
-    def __init__(self, sink: AudioSink) -> None:
-        self._sink = sink
-        self.runner: Runner | None = None
-        self.device: DeviceService | None = None
+    def __init__(self, device: DeviceService, post: Callable[[CoreEvent], None]) -> None:
+        self._device = device
+        self._post = post
 
     def end_conversation(self) -> None:
-        if self.runner is not None:
-            self.runner.dispatch(EndAfterReply())
+        self._post(EndAfterReply())
 
     def set_volume(self, percent: int) -> None:
-        if self.device is not None:
-            self.device.set_volume(percent)  # remembered and published
-        else:
-            self._sink.set_volume(percent)
+        self._device.set_volume(percent)
 
     def volume(self) -> int:
-        return self._sink.volume
-
-
-class LedgerObserver:
-    """Keeps one cost ledger per session and logs a one-line summary when it ends."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self.ledger: SessionLedger | None = None
-        self.user_turns = 0
-        self.last_summary: str | None = None
-        self.sessions: list[tuple[SessionLedger, int]] = []
-        """Each finished session's ledger and its number of user turns."""
-
-    def action(self, action: A.Action, now: float) -> None:
-        match action:
-            case A.OpenSession():
-                self.ledger = SessionLedger.for_settings(self._settings.realtime)
-                self.user_turns = 0
-            case A.SendEvent(event={"type": "input_audio_buffer.commit"}):
-                self.user_turns += 1
-            case A.AppendAudio(pcm=pcm) if self.ledger is not None:
-                self.ledger.add_audio_sent(len(pcm) / 32000)
-            case A.SetState(state=state) if state in ("idle", "error", "muted") and self.ledger is not None:
-                self.ledger.close()
-                self.sessions.append((self.ledger, self.user_turns))
-                self.last_summary = self.ledger.summary_line(self.user_turns)
-                log.info("%s", self.last_summary)
-                self.ledger = None
-            case _:
-                pass
-
-    def server_event(self, session: int, event: rt.RealtimeEvent, now: float) -> None:
-        if self.ledger is None:
-            return
-        match event:
-            case rt.ResponseDone():
-                turn = self.ledger.record(event)
-                log.info("reply %s %s: %d tokens, $%.4f", event.response_id, event.status,
-                         event.usage.total, turn.cost)
-            case rt.InputTranscript(seconds=seconds):
-                self.ledger.add_transcription(seconds)
-            case rt.ServerSpeechStopped():
-                self.user_turns += 1  # server turn detection: the service ended a user turn
-            case _:
-                pass
-
-
-class McpObserver:
-    """Answers MCP approval requests per the YAML policy and logs MCP list/call outcomes."""
-
-    def __init__(self, handler: McpEventHandler) -> None:
-        self._handler = handler
-        self.runner: Runner | None = None
-
-    def action(self, action: A.Action, now: float) -> None:
-        pass
-
-    def server_event(self, session: int, event: rt.RealtimeEvent, now: float) -> None:
-        if isinstance(event, rt.McpEvent) and self.runner is not None:
-            reply = self._handler.handle(event)
-            if reply is not None:
-                self.runner.send(reply)
-
-
-class StatusObserver:
-    """Mirrors the visible state into systemd's STATUS= line."""
-
-    def __init__(self, notifier: Notifier) -> None:
-        self._notifier = notifier
-
-    def action(self, action: A.Action, now: float) -> None:
-        if isinstance(action, A.SetState):
-            self._notifier.status({"idle": "listening for the wake word", "listening": "in conversation: listening",
-                                   "thinking": "in conversation: thinking", "speaking": "in conversation: speaking",
-                                   "error": "error: conversations unavailable (see the log)",
-                                   "muted": "muted"}.get(action.state, action.state))
-
-    def server_event(self, session: int, event: rt.RealtimeEvent, now: float) -> None:
-        pass
+        return self._device.controls.volume
 
 
 @dataclass
@@ -154,8 +76,29 @@ class Speaker:
     sink: AudioSink
     tools: ToolRegistry
     mqtt: MqttConnection | None
-    ledgers: LedgerObserver
-    extras: dict[str, Any] = field(default_factory=dict)
+    log: LogObserver
+    device: DeviceService
+    timers: TimerService | None
+
+
+def core_config(s: Settings, sounds: dict[str, bytes]) -> CoreConfig:
+    """The core's plain settings, from the validated YAML (the core itself imports no pydantic)."""
+    td = s.realtime.turn_detection
+    local = td.type == "local"
+    silence = td.silence_duration_ms if td.type == "server_vad" else 500
+    return CoreConfig(
+        local_turns=local, server_silence_ms=silence, barge_in=s.conversation.barge_in,
+        follow_up_s=s.conversation.follow_up_s, idle_close_s=s.conversation.idle_close_s,
+        echo_tail_s=s.conversation.echo_tail_ms / 1000, no_speech_timeout_s=s.vad.no_speech_timeout_s,
+        max_turn_s=s.vad.max_turn_s, max_session_s=s.conversation.max_session_s,
+        response_timeout_s=s.conversation.response_timeout_s, pad_ms=s.vad.pad_ms,
+        preroll_ms=s.audio.preroll_ms, hold_ms=s.vad.hangover_ms + s.vad.frame_ms,
+        # the server's VAD needs to hear its silence; ours needs only a breath of it
+        tail_ms=60 if local else silence + 200,
+        sound_s={name: seconds_of(pcm) for name, pcm in sounds.items()},
+        thinking_after_s=s.feedback.thinking_after_s, timer_max_ring_s=s.timers.max_ring_s,
+        pricing=PriceTable.for_settings(s.realtime),
+    )
 
 
 def _wake_model(settings: Settings, name: str | None) -> WakeModelSettings | None:
@@ -178,10 +121,13 @@ async def assemble(
     notifier: Notifier | None = None,
     tools_mqtt: MqttConnection | None = None,
 ) -> AsyncIterator[Speaker]:
-    """Build every part from the settings; on exit close them in reverse order (MQTT publishes
-    'offline', MCP bridges disconnect, audio devices are released). ``source``/``sink`` replace the
-    configured audio; ``tools_mqtt`` serves the device tools when MQTT is disabled (a dry run)."""
+    """Build every part from the settings, in one straight line (the inbound queue first; nothing is
+    wired in after it is built); on exit close them in reverse order (MQTT publishes 'offline', MCP
+    bridges disconnect, audio devices are released). ``source``/``sink`` replace the configured audio;
+    ``tools_mqtt`` serves the device tools when MQTT is disabled (a dry run)."""
     s = loaded.settings
+    inbox: Inbox = asyncio.Queue()
+    post = inbox.put_nowait
     async with contextlib.AsyncExitStack() as stack:
         if sink is None:
             # resilient: the daemon starts (and listens) even when the speaker is missing at boot
@@ -193,22 +139,24 @@ async def assemble(
         bridge: McpBridge | None = None
         if s.mcp.bridged:
             bridge = await stack.enter_async_context(McpBridge(s.mcp))
-        host = _Host(sink)
+        engine = WakeFilter(build_wake_engine(s.wake, loaded.base_dir))
+        stack.callback(engine.close)
+        controls = DeviceControls(DeviceStore(s.state_dir / "device.json"), sink, engine, wake_options(s))
+        device = DeviceService(s, mqtt, controls, post)
         # tools_mqtt: a stand-in for the device tools when there is no broker (the demo's dry run)
-        tools = build_tools(s, loaded.base_dir, mqtt if mqtt is not None else tools_mqtt, host)
+        tools = build_tools(s, loaded.base_dir, mqtt if mqtt is not None else tools_mqtt, _Host(device, post))
         timers: TimerService | None = None
         if "timers" in s.tools.builtin:
-            timers = TimerService(s.timers, s.state_dir / "timers.json")
+            timers = TimerService(s.timers, s.state_dir / "timers.json", listeners=[device], post=post)
             for tool in timer_tools(timers):
                 if tool.spec.name in tools:
                     raise ConfigError(f"tool {tool.spec.name!r} is defined by a tool pack and by the timers "
                                       "built-in; rename it or remove 'timers' from tools.builtin")
                 tools.add(tool)
-        engine = WakeFilter(build_wake_engine(s.wake, loaded.base_dir))
-        stack.callback(engine.close)
-        frontend = FrontEnd(engine, SpeechSegmenter(s.vad), s.audio.preroll_ms)
-        core = Conversation(CoreConfig.from_settings(s), sink)
+        sounds = build_sounds(s.feedback, loaded.base_dir)
+        core = Conversation(core_config(s, sounds), mcp=McpEventHandler(s.mcp))
         remote_mcp = session_mcp_tools(s.mcp)
+        backoff = Backoff()  # one for the endpoint: consecutive failed conversations wait longer
 
         async def connect(request: A.OpenSession) -> RealtimeSession:
             if bridge is not None:
@@ -225,36 +173,28 @@ async def assemble(
             extra = "\n\n".join(x for x in (model.instructions if model else None, request.instructions) if x)
             cfg = build_session(realtime, tools=tools.specs(), mcp_tools=remote_mcp,
                                 voice=model.voice if model else None, extra_instructions=extra or None)
-            return await open_with_retry(s.realtime, api_key, session=cfg, attempts=2)
+            return await open_with_retry(s.realtime, api_key, session=cfg, attempts=2, backoff=backoff)
 
-        ledgers = LedgerObserver(s)
-        mcp_observer = McpObserver(McpEventHandler(s.mcp))
-        device = DeviceService(s, mqtt, sink, timers=timers, wake=engine)
-        host.device = device
-        all_observers: list[Observer] = [ledgers, mcp_observer, device.observer, *observers]
+        log_observer = LogObserver()
+        all_observers: list[Observer] = [log_observer, device.observer, *observers]
         if notifier is not None:
             all_observers.append(StatusObserver(notifier))
         runner = Runner(
-            core, frontend, sink, connect, device.watch_tools(tools),
+            core, FrontEnd(engine, SpeechSegmenter(s.vad)), sink, connect, tools, inbox,
             make_resampler=lambda: StreamResampler(16000, 24000),
-            preroll_ms=s.vad.pad_ms,
-            sounds=Sounds(build_sounds(s.feedback, loaded.base_dir)),
-            observers=all_observers,
+            sounds=sounds, timers=timers, observers=all_observers,
             watchdog=notifier.watchdog if notifier is not None else None,
             watchdog_interval_s=notifier.watchdog_interval() if notifier is not None else None,
         )
-        host.runner = runner
-        mcp_observer.runner = runner
-        device.attach(runner)
         await stack.enter_async_context(device)
         if timers is not None:
             await stack.enter_async_context(timers)  # after the device: missed timers are reported to it
         if source is None:
             source = open_source(s.audio.input, file=input_file)
-        # MQTT commands dispatch into the runner: they wait until it runs (it opens the source then)
+        # MQTT commands are taken once the runner runs (it opens the source then)
         source = device.signal_on_open(source)
-        yield Speaker(runner=runner, source=source, sink=sink, tools=tools, mqtt=mqtt, ledgers=ledgers,
-                      extras={"device": device, "timers": timers})
+        yield Speaker(runner=runner, source=source, sink=sink, tools=tools, mqtt=mqtt, log=log_observer,
+                      device=device, timers=timers)
 
 
 async def run_daemon(loaded: LoadedConfig, *, input_file: Path | None = None,

@@ -30,7 +30,7 @@ import numpy as np
 
 from speaker.audio.format import MIC
 from speaker.audio.wavfile import read_wav, write_wav
-from speaker.config.schema import AudioSettings, VadSettings, WakeSettings
+from speaker.config.schema import VadSettings, WakeSettings
 from speaker.listen.events import SpeechStarted, WakeDetected
 from speaker.listen.frontend import FrontEnd
 from speaker.vad.segmenter import SpeechSegmenter
@@ -172,7 +172,7 @@ def _bare_shipped_oww(blocks: list[bytes]) -> float:
 def _gate(engine: Engine | None, path: Path) -> tuple[float, int, int]:
     """CPU seconds of FileSource → FrontEnd over the file, and the wake/speech counts."""
     wake = build_wake_engine(WakeSettings(engine=engine), Path.cwd()) if engine else None
-    frontend = FrontEnd(wake, SpeechSegmenter(VadSettings()), AudioSettings().preroll_ms)
+    frontend = FrontEnd(wake, SpeechSegmenter(VadSettings()))
     try:
         return asyncio.run(_gate_loop(path, frontend))
     finally:

@@ -27,8 +27,10 @@ from speaker.audio.resample import StreamResampler
 from speaker.audio.wavfile import read_wav, write_wav
 from speaker.config.schema import VadSettings
 from speaker.core import actions as A
+from speaker.core import outputs as O
+from speaker.core.conversation import Step
 from speaker.listen.events import SpeechEnded, SpeechStarted
-from speaker.realtime import events as rt
+from speaker.runner import FrontEndLike
 from speaker.vad.segmenter import SpeechSegmenter
 
 KEY_ENV = "SPEAKER_BENCH_KEY"
@@ -124,9 +126,9 @@ class Probe:
     speech: list[tuple[float, float]] = field(default_factory=list)
     _start: float | None = None
 
-    def action(self, action: A.Action, now: float) -> None:
-        match action:
-            case A.Notify(kind="wake"):
+    def observe(self, step: Step, now: float) -> None:
+        match step:
+            case O.WakeHeard():
                 self.wakes.append(now)
             case A.StopPlayback():
                 self.stops.append(now)
@@ -135,15 +137,45 @@ class Probe:
             case _:
                 pass
 
-    def server_event(self, session: int, event: rt.RealtimeEvent, now: float) -> None:
-        pass
-
     def vad(self, event: Any) -> None:
         if isinstance(event, SpeechStarted):
             self._start = event.t
         elif isinstance(event, SpeechEnded) and self._start is not None:
             self.speech.append((self._start, event.t))
             self._start = None
+
+
+class _VadSpy:
+    """The runner's front end, with every speech event also shown to the probe."""
+
+    def __init__(self, inner: FrontEndLike, probe: Probe) -> None:
+        self._inner = inner
+        self._probe = probe
+
+    @property
+    def wake_enabled(self) -> bool:
+        return self._inner.wake_enabled
+
+    @wake_enabled.setter
+    def wake_enabled(self, value: bool) -> None:
+        self._inner.wake_enabled = value
+
+    @property
+    def vad_enabled(self) -> bool:
+        return self._inner.vad_enabled
+
+    @vad_enabled.setter
+    def vad_enabled(self, value: bool) -> None:
+        self._inner.vad_enabled = value
+
+    def process(self, frame: bytes) -> list[Any]:
+        events = self._inner.process(frame)
+        for event in events:
+            self._probe.vad(event)
+        return events
+
+    def reset_vad(self) -> None:
+        self._inner.reset_vad()
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -174,13 +206,7 @@ async def run() -> dict[str, Any]:
                 sink = TimingSink(real_sink)
                 async with assemble(loaded, api_key=KEY, input_file=wav, sink=sink, observers=[probe]) as speaker:
                     runner = speaker.runner
-                    dispatch = runner.dispatch
-
-                    def spy(event: Any) -> None:
-                        probe.vad(event)
-                        dispatch(event)
-
-                    runner.dispatch = spy  # type: ignore[method-assign]
+                    runner.frontend = _VadSpy(runner.frontend, probe)  # the bench's own window on the VAD
                     await runner.run(speaker.source)
             stats = emu.stats[0]
             deltas = emu.times("response.output_audio.delta", sent=True)

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from speaker.core import actions as A
-from speaker.realtime import events as rt
+from speaker.core import outputs as O
+from speaker.core.conversation import Step
 
 EMULATOR_KEY_ENV = "SPEAKER_EMULATOR_KEY"
 EMULATOR_KEY = "sk-emulator-demo"
@@ -102,33 +103,28 @@ class Timeline:
         t = (at if at is not None else time.monotonic()) - self.t0
         print(f"  {t:6.2f} s  {text}", file=self.out, flush=True)
 
-    def action(self, action: A.Action, now: float) -> None:
-        match action:
-            case A.Notify(kind="wake", data=data):
+    def observe(self, step: Step, now: float) -> None:
+        match step:
+            case O.WakeHeard(model=model, score=score):
                 self.wake_at = now
-                self.say(f"wake word {data['model']!r} (score {data['score']:.2f}) -> opening a session", now)
+                self.say(f"wake word {model!r} (score {score:.2f}) -> opening a session", now)
             case A.AppendAudio() if self.first_append is None and self.wake_at is not None:
                 self.first_append = now
                 self.say(f"session ready; first audio sent {1000 * (now - self.wake_at):.0f} ms after the wake word",
                          now)
-            case A.SetState(state=state):
-                self.say(f"state: {state}", now)
+            case O.StateChanged(state=state):
+                self.say(f"state: {state.value}", now)
             case A.RunTool(name=name, arguments=arguments):
                 self.say(f"tool call {name}({arguments})", now)
             case A.Play(pcm=pcm):
                 self.reply_audio_ms += len(pcm) / 48
             case A.CloseSession(reason=reason):
                 self.say(f"closing the session ({reason})", now)
-            case A.SendEvent(event=ev) if ev["type"] == "input_audio_buffer.commit":
+            case O.TurnCommitted():
                 self.say("end of speech: audio committed, reply requested", now)
-            case _:
-                pass
-
-    def server_event(self, session: int, event: rt.RealtimeEvent, now: float) -> None:
-        match event:
-            case rt.TranscriptDone(transcript=text):
+            case O.ReplyText(text=text):
                 self.say(f"reply: \"{text}\"", now)
-            case rt.InputTranscript(transcript=text):
+            case O.UserTranscript(text=text):
                 self.say(f"heard: \"{text}\"", now)
             case _:
                 pass
@@ -263,7 +259,7 @@ async def _demo(args: argparse.Namespace) -> int:
                                 observers=[timeline], tools_mqtt=dry_run) as speaker:
                 timeline.t0 = time.monotonic()
                 await speaker.runner.run(speaker.source)
-                summaries = [ledger.summary_line(turns) for ledger, turns in speaker.ledgers.sessions]
+                summaries = [ended.summary_line() for ended in speaker.log.sessions]
             violations = [] if live else list(emulator.violations)
     print()
     for line in summaries:

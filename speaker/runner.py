@@ -1,8 +1,11 @@
-"""The runtime around the conversation core: it pumps microphone frames through the front end, feeds
-every event to the core, and carries out the actions the core returns — on one event loop, with every
+"""The runtime around the conversation core: one inbound queue of typed events, one consumer that feeds
+them to the core, and an interpreter for the actions the core returns — on one event loop, with every
 task named and owned by one TaskGroup.
 
-Nothing here decides anything about the conversation; that is ``speaker.core``'s job.
+Nothing here decides anything about the conversation; that is ``speaker.core``'s job. Everything that
+happens (microphone frames, the Realtime session's events, tool results, playback, MQTT commands,
+timers, the clock) is *posted* to the queue; nothing calls into the core from outside the consumer,
+so no handler ever re-enters it.
 """
 
 from __future__ import annotations
@@ -12,13 +15,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from speaker.audio.format import REALTIME
 from speaker.audio.ports import AudioSink, AudioSource
 from speaker.core import actions as A
-from speaker.core.conversation import Conversation, Phase
+from speaker.core.conversation import Conversation, Step
 from speaker.core.events import (
     CoreEvent,
     MicFrame,
@@ -32,31 +33,30 @@ from speaker.core.events import (
     ToolFinished,
     Wake,
 )
+from speaker.core.outputs import Output
 from speaker.errors import RealtimeError
 from speaker.listen.events import WakeDetected
-from speaker.realtime import events as rt
 from speaker.realtime.port import RealtimeSession
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.05
-
+MIC = 16000 * 2
+"""Bytes per second of microphone audio (16 kHz mono s16le)."""
 
 Connect = Callable[[A.OpenSession], Awaitable[RealtimeSession]]
 """Open and configure the session the core asked for: a connection that has been sent its session.update.
 Raises RealtimeError."""
+
+Inbox = asyncio.Queue[CoreEvent]
+"""The one inbound queue: created first, every source posts to it."""
 
 
 class FrontEndLike(Protocol):
     wake_enabled: bool
     vad_enabled: bool
 
-    @property
-    def time(self) -> float: ...
-
     def process(self, frame: bytes) -> list[Any]: ...
-
-    def recent(self, ms: int) -> bytes: ...
 
     def reset_vad(self) -> None: ...
 
@@ -71,22 +71,15 @@ class ToolRunner(Protocol):
     async def execute(self, name: str, arguments: str) -> Any: ...
 
 
+class TimerControl(Protocol):
+    def dismiss(self, reason: str) -> bool: ...
+
+
 class Observer(Protocol):
-    """Sees every action and server event (MQTT state/events, the demo timeline, sd_notify status)."""
+    """Sees every step the core returns, actions and outputs (MQTT state/events, the log, the demo's
+    timeline, sd_notify status, benches), after the runner carried it out."""
 
-    def action(self, action: A.Action, now: float) -> None: ...
-
-    def server_event(self, session: int, event: rt.RealtimeEvent, now: float) -> None: ...
-
-
-@dataclass
-class Sounds:
-    """Feedback sounds by name (24 kHz pcm). Missing names are silent."""
-
-    table: dict[str, bytes]
-
-    def get(self, name: str) -> bytes | None:
-        return self.table.get(name)
+    def observe(self, step: Step, now: float) -> None: ...
 
 
 class Runner:
@@ -100,10 +93,11 @@ class Runner:
         sink: AudioSink,
         connect: Connect,
         tools: ToolRunner,
+        inbox: Inbox,
         *,
         make_resampler: Callable[[], Resampler],
-        preroll_ms: int = 300,
-        sounds: Sounds | None = None,
+        sounds: dict[str, bytes] | None = None,
+        timers: TimerControl | None = None,
         observers: list[Observer] | None = None,
         clock: Callable[[], float] = time.monotonic,
         watchdog: Callable[[], None] | None = None,
@@ -112,16 +106,17 @@ class Runner:
         self.core = core
         self.frontend = frontend
         self.sink = sink
+        self.inbox = inbox
         self._connect = connect
         self._tools = tools
         self._make_resampler = make_resampler
-        self._preroll_ms = preroll_ms
-        self._sounds = sounds or Sounds({})
+        self._sounds = sounds or {}
+        self._timers = timers
         self.observers = list(observers or [])
         self._clock = clock
         self._watchdog = watchdog
         self._watchdog_interval = watchdog_interval_s
-        self._last_watchdog = 0.0
+        self._last_watchdog = -1e9
         self._tg: asyncio.TaskGroup | None = None
         self._owned: set[asyncio.Task[Any]] = set()
         self._conn: RealtimeSession | None = None
@@ -129,9 +124,9 @@ class Runner:
         self._resampler: Resampler | None = None
         self._closing: set[int] = set()
         self._input_ended = False
-        self._stop = asyncio.Event()
-        self._deaf: list[tuple[float, float]] = []
-        """Clock intervals while our own feedback sound (plus its echo) reaches the microphone."""
+        self._finished = asyncio.Event()
+        self._stream_bytes = 0
+        self._blank = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -142,11 +137,15 @@ class Runner:
         self.frontend.vad_enabled = False
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
-            self._spawn(self._mic_loop(source), "mic")
-            self._spawn(self._ticker(), "ticker")
+            sources = [tg.create_task(self._consume(), name="speaker:core"),
+                       tg.create_task(self._mic_loop(source), name="speaker:mic"),
+                       tg.create_task(self._ticker(), name="speaker:ticker")]
             stop_wait = tg.create_task(outer_stop.wait(), name="speaker:stop-signal")
-            end_wait = tg.create_task(self._stop.wait(), name="speaker:input-ended")
+            end_wait = tg.create_task(self._finished.wait(), name="speaker:input-ended")
             await asyncio.wait({stop_wait, end_wait}, return_when=asyncio.FIRST_COMPLETED)
+            for task in sources:  # nothing more is heard or handled; the core is ours alone now
+                task.cancel()
+            await asyncio.wait(sources)
             await self.shutdown()
             for task in [*self._owned, stop_wait, end_wait]:
                 task.cancel()
@@ -154,17 +153,12 @@ class Runner:
 
     async def shutdown(self, close_within_s: float = 3.0) -> None:
         """End the conversation now and close the session with a normal close."""
-        self.dispatch(Stop("shutdown"))
+        self._handle(Stop("shutdown", timers=False))
         conn = self._conn
         if conn is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), close_within_s)
         self.sink.clear()
-
-    def send(self, event: dict[str, Any]) -> None:
-        """Send a client event on the open session (used by the MCP approval handler)."""
-        if self._conn is not None:
-            self._conn.send(event)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         assert self._tg is not None, "runner is not running"
@@ -172,64 +166,55 @@ class Runner:
         self._owned.add(task)
         task.add_done_callback(self._owned.discard)
 
-    # ------------------------------------------------------------------ inputs
+    def _post(self, event: CoreEvent) -> None:
+        self.inbox.put_nowait(event)
 
-    def dispatch(self, event: CoreEvent) -> None:
-        """Feed one event to the core and carry out its actions, right away."""
+    # ------------------------------------------------------------------ the consumer
+
+    async def _consume(self) -> None:
+        while True:
+            event = await self.inbox.get()
+            self._handle(event)
+            if isinstance(event, MicFrame):
+                self._listen(event.pcm)
+            elif isinstance(event, Tick):
+                self._ping_watchdog()
+            if self._input_ended and self.inbox.empty() and self.core.quiet:
+                self._finished.set()
+
+    def _handle(self, event: CoreEvent) -> None:
+        """Feed one event to the core and carry out what it returns, in order."""
         now = self._clock()
-        for action in self.core.handle(event, now):
-            self._do(action, now)
-        self._update_listening()
-        if self._input_ended and self.core.phase in (Phase.IDLE, Phase.DISABLED):
-            self._stop.set()
+        for step in self.core.handle(event, now):
+            if not isinstance(step, Output):
+                self._do(step)
+            for obs in self.observers:
+                obs.observe(step, now)
+
+    def _listen(self, frame: bytes) -> None:
+        """The frame just handled goes through the wake word and the VAD, as the core set them."""
+        for ev in self.frontend.process(bytes(len(frame)) if self._blank else frame):
+            self._handle(Wake(ev.model, ev.score, ev.t) if isinstance(ev, WakeDetected) else ev)
+
+    # ------------------------------------------------------------------ sources
 
     async def _mic_loop(self, source: AudioSource) -> None:
         async with source:
             async for frame in source.frames():
-                # our own chime must never fire the wake word or reach the session as speech; silence
-                # (not dropping) keeps stream time and the pre-roll consistent
-                frame = self._blank_if_deaf(frame)
-                events = self.frontend.process(frame)
-                t = self.frontend.time
-                self.dispatch(MicFrame(frame, t))
-                for ev in events:
-                    if isinstance(ev, WakeDetected):
-                        self.dispatch(Wake(ev.model, ev.score, ev.t, self.frontend.recent(self._preroll_ms)))
-                    else:
-                        self.dispatch(ev)
-                self._ping_watchdog()
+                self._stream_bytes += len(frame)
+                self._post(MicFrame(frame, (self._stream_bytes // 2) / 16000, self.sink.played_ms))
         log.info("audio input ended")
         self._input_ended = True
-        if self.core.phase in (Phase.IDLE, Phase.DISABLED):
-            self._stop.set()
+        self._post(Tick(self.sink.played_ms))
 
-    def _blank_if_deaf(self, frame: bytes) -> bytes:
-        if not self._deaf:
-            return frame
-        now = self._clock()
-        self._deaf = [(start, end) for start, end in self._deaf if end > now]
-        if any(start <= now for start, _ in self._deaf):
-            return bytes(len(frame))
-        return frame
-
-    def play_sound(self, name: str, *, blank_mic: bool = True) -> float:
-        """Play a feedback sound (after whatever is queued for the speaker); return its length in seconds
-        (0 when the sound is disabled). With ``blank_mic`` the microphone frames are replaced by silence
-        from when it starts until the echo tail after it ends. The timer ring passes False: the wake word
-        must stay able to stop it."""
-        sound = self._sounds.get(name)
-        if not sound:
-            return 0.0
-        now = self._clock()
-        ahead_s = max(self.sink.written_ms - self.sink.played_ms, 0.0) / 1000
-        self.sink.write(sound)
-        seconds = len(sound) / REALTIME.bytes_per_second
-        if blank_mic:
-            start = now + ahead_s
-            self._deaf.append((start, start + seconds + self.core.cfg.echo_tail_s))
-        return seconds
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            self._post(Tick(self.sink.played_ms))
 
     def _ping_watchdog(self) -> None:
+        """systemd's watchdog is told the loop and the core are alive (every tick is handled). A stalled
+        microphone is the audio adapter's to recover; it does not restart the daemon."""
         if self._watchdog is None or self._watchdog_interval is None:
             return
         now = time.monotonic()
@@ -237,26 +222,9 @@ class Runner:
             self._last_watchdog = now
             self._watchdog()
 
-    async def _ticker(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_S)
-            self.dispatch(Tick())
-            if self._input_ended:
-                self._ping_watchdog()
-
-    def _update_listening(self) -> None:
-        """The VAD only runs while a conversation is open; the wake word unless muted."""
-        active = self.core.phase not in (Phase.IDLE, Phase.DISABLED)
-        if active and not self.frontend.vad_enabled:
-            self.frontend.reset_vad()
-        self.frontend.vad_enabled = active
-        self.frontend.wake_enabled = not self.core.muted
-
     # ------------------------------------------------------------------ actions
 
-    def _do(self, action: A.Action, now: float) -> None:
-        for obs in self.observers:
-            obs.action(action, now)
+    def _do(self, action: A.Action) -> None:
         match action:
             case A.AppendAudio(pcm=pcm, final=final):
                 self._append(pcm, final)
@@ -265,6 +233,10 @@ class Runner:
                     self._conn.send(event)
             case A.Play(pcm=pcm):
                 self.sink.write(pcm)
+            case A.PlaySound(name=name):
+                sound = self._sounds.get(name)
+                if sound:
+                    self.sink.write(sound)
             case A.StopPlayback():
                 self.sink.clear()
             case A.AwaitPlayback(token=token):
@@ -279,14 +251,17 @@ class Runner:
                 conn = self._conn if self._conn_session == sid else None
                 if conn is not None:
                     self._spawn(conn.close(), f"close-{sid}")
+            case A.Listen(wake=wake, vad=vad, blank=blank):
+                if vad and not self.frontend.vad_enabled:
+                    self.frontend.reset_vad()
+                self.frontend.vad_enabled = vad
+                self.frontend.wake_enabled = wake
+                self._blank = blank
             case A.ResetVad():
                 self.frontend.reset_vad()
-            case A.PlaySound(name=name):
-                self.play_sound(name)
-            case A.SetState(state=state):
-                log.info("state: %s", state)
-            case A.Notify(kind=kind, data=data):
-                log.debug("event %s %s", kind, data)
+            case A.DismissTimers(reason=reason):
+                if self._timers is not None:
+                    self._timers.dismiss(reason)
 
     def _append(self, pcm: bytes, final: bool) -> None:
         conn = self._conn
@@ -306,11 +281,11 @@ class Runner:
             await self.sink.drain()
         except Exception:  # a speaker that failed mid-reply must not end the daemon
             log.exception("waiting for playback failed; carrying on as if it had finished")
-        self.dispatch(PlaybackDrained(token))
+        self._post(PlaybackDrained(token, self.sink.played_ms))
 
     async def _run_tool(self, call_id: str, name: str, arguments: str) -> None:
         outcome = await self._tools.execute(name, arguments)
-        self.dispatch(ToolFinished(call_id, outcome.output, outcome.ok))
+        self._post(ToolFinished(call_id, outcome.output, outcome.ok))
 
     async def _session(self, request: A.OpenSession) -> None:
         sid = request.session
@@ -318,31 +293,27 @@ class Runner:
         try:
             conn = await self._connect(request)
         except RealtimeError as exc:
-            self.dispatch(SessionFailed(sid, exc))
+            self._post(SessionFailed(sid, exc))
             return
         except Exception as exc:  # a bug or a bad session config: fail this conversation, not the daemon
             log.exception("opening the Realtime session failed")
-            self.dispatch(SessionFailed(sid, RealtimeError(f"{type(exc).__name__}: {exc}", code="internal")))
+            self._post(SessionFailed(sid, RealtimeError(f"{type(exc).__name__}: {exc}", code="internal")))
             return
         if sid in self._closing or sid != self.core.session:
             await conn.close()  # the conversation was abandoned while we connected
             return
         self._conn, self._conn_session, self._resampler = conn, sid, None
         log.info("Realtime session %d open in %.0f ms", sid, (time.monotonic() - started) * 1000)
-        self.dispatch(SessionReady(sid))
+        self._post(SessionReady(sid))
         try:
             async for ev in conn.events():
-                now = self._clock()
-                for obs in self.observers:
-                    obs.server_event(sid, ev, now)
-                self.dispatch(ServerEvent(sid, ev))
+                self._post(ServerEvent(sid, ev))
         except RealtimeError as exc:
-            self.dispatch(SessionFailed(sid, exc))
+            self._post(SessionFailed(sid, exc))
         else:
-            self.dispatch(SessionClosed(sid))
+            self._post(SessionClosed(sid))
         finally:
             if self._conn is conn:
                 self._conn = None
             with contextlib.suppress(Exception):
                 await conn.close()
-

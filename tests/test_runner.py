@@ -9,10 +9,11 @@ from typing import Any
 
 from speaker.audio.format import MIC, REALTIME
 from speaker.core import actions as A
+from speaker.core import outputs as O
 from speaker.core.conversation import Conversation, CoreConfig, Phase
 from speaker.listen.events import SpeechEnded, SpeechStarted, WakeDetected
 from speaker.realtime import events as rt
-from speaker.runner import Runner, Sounds
+from speaker.runner import Runner
 
 FRAME = b"\x00\x00" * 160
 
@@ -57,9 +58,6 @@ class FakeFrontEnd:
             return [SpeechEnded(self.time - 0.1)]
         return []
 
-    def recent(self, ms: int) -> bytes:
-        return FRAME
-
     def reset_vad(self) -> None:
         pass
 
@@ -100,19 +98,19 @@ class Tools:
 
 class Recorder:
     def __init__(self) -> None:
-        self.actions: list[A.Action] = []
+        self.actions: list[Any] = []
 
-    def action(self, action: A.Action, now: float) -> None:
-        self.actions.append(action)
-
-    def server_event(self, session: int, event: rt.RealtimeEvent, now: float) -> None:
-        pass
+    def observe(self, step: Any, now: float) -> None:
+        self.actions.append(step)
 
 
-def _runner(connect: Any, sink: FakeSink, rec: Recorder) -> Runner:
-    return Runner(Conversation(CoreConfig(), sink), FakeFrontEnd(), sink, connect, Tools(),
-                  make_resampler=lambda: _Identity(), sounds=Sounds({"error": b"\x01\x00" * 100}),
-                  observers=[rec])
+ERROR_SOUND = b"\x01\x00" * 100
+
+
+def _runner(connect: Any, sink: FakeSink, rec: Recorder, **options: Any) -> Runner:
+    cfg = CoreConfig(sound_s={"error": len(ERROR_SOUND) / 48000}, **options)
+    return Runner(Conversation(cfg), FakeFrontEnd(), sink, connect, Tools(), asyncio.Queue(),
+                  make_resampler=lambda: _Identity(), sounds={"error": ERROR_SOUND}, observers=[rec])
 
 
 class _Identity:
@@ -134,8 +132,8 @@ async def test_a_broken_session_config_fails_the_conversation_not_the_daemon() -
     assert runner.core.phase is Phase.DISABLED  # told once, not retried at every wake word
     assert A.PlaySound("error") in rec.actions
     assert sink.written == [b"\x01\x00" * 100]  # the error sound reached the speaker
-    errors = [a for a in rec.actions if isinstance(a, A.Notify) and a.kind == "error"]
-    assert errors and "light_set" in errors[0].data["message"]
+    errors = [a for a in rec.actions if isinstance(a, O.Problem)]
+    assert errors and "light_set" in errors[0].message
 
 
 async def test_a_failing_speaker_does_not_end_the_daemon() -> None:
@@ -168,8 +166,7 @@ async def test_a_failing_speaker_does_not_end_the_daemon() -> None:
         return conn
 
     sink, rec = FakeSink(fail_drain=True), Recorder()
-    runner = _runner(connect, sink, rec)
-    runner.core.cfg = CoreConfig(follow_up_s=0.2, idle_close_s=0.3)
+    runner = _runner(connect, sink, rec, follow_up_s=0.2, idle_close_s=0.3)
     async with asyncio.timeout(10):
         await runner.run(FakeSource(2.0))
     assert [e["type"] for e in conn.sent][-2:] == ["input_audio_buffer.commit", "response.create"]

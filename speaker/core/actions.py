@@ -1,8 +1,9 @@
-"""What the conversation core asks the app to do. The app executes them in order, right away."""
+"""What the conversation core asks the runner to do (I/O). The runner carries them out in order, right
+away, and decides nothing. Facts for observers are in ``speaker.core.outputs``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -34,7 +35,7 @@ class SendEvent:
 
 @dataclass(frozen=True)
 class AppendAudio:
-    """Microphone audio (16 kHz) to upload; the app resamples to 24 kHz. ``final`` flushes the
+    """Microphone audio (16 kHz) to upload; the runner resamples to 24 kHz. ``final`` flushes the
     resampler (the end of a stretch of uploaded audio)."""
 
     pcm: bytes
@@ -49,13 +50,20 @@ class Play:
 
 
 @dataclass(frozen=True)
+class PlaySound:
+    """A local feedback sound (wake, error, thinking, timer, …), queued after what is playing."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class StopPlayback:
     """Drop everything queued for the speaker now."""
 
 
 @dataclass(frozen=True)
 class AwaitPlayback:
-    """Report ``PlaybackDrained(token)`` once what was written so far has played."""
+    """Post ``PlaybackDrained(token)`` once what was written so far has played."""
 
     token: int
 
@@ -68,33 +76,29 @@ class RunTool:
 
 
 @dataclass(frozen=True)
+class Listen:
+    """What the microphone feeds: the wake engine, the VAD, and whether frames are replaced by silence
+    (while our own sound and its echo reach the microphone). Sent whenever one of them changes; a
+    detector that is switched back on starts afresh."""
+
+    wake: bool
+    vad: bool
+    blank: bool = False
+
+
+@dataclass(frozen=True)
 class ResetVad:
     """Forget the VAD's state (after our own playback: its echo is not the user)."""
 
 
 @dataclass(frozen=True)
-class SetState:
-    """The speaker's visible state: idle, listening, thinking, speaking, error, muted."""
+class DismissTimers:
+    """Every ringing timer is done (the wake word, the stop command, or the ring timed out)."""
 
-    state: str
-
-
-@dataclass(frozen=True)
-class Notify:
-    """Something worth telling the outside world (MQTT events, logs): ``kind`` and JSON-able data."""
-
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class PlaySound:
-    """A local feedback sound: wake, error, …"""
-
-    name: str
+    reason: str
 
 
 Action = (
-    OpenSession | CloseSession | SendEvent | AppendAudio | Play | StopPlayback | AwaitPlayback | RunTool
-    | ResetVad | SetState | Notify | PlaySound
+    OpenSession | CloseSession | SendEvent | AppendAudio | Play | PlaySound | StopPlayback | AwaitPlayback
+    | RunTool | Listen | ResetVad | DismissTimers
 )

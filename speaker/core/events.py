@@ -1,5 +1,6 @@
-"""What the conversation core is fed. Front-end and Realtime events are used as they are; these are
-the rest: microphone frames, the session's lifecycle, tools, playback and control."""
+"""What the conversation core is fed: one closed union of typed events, posted to one inbound queue by
+every source (the microphone loop, the Realtime session, tools, playback, MQTT commands, timers, the
+clock). Front-end and Realtime events are used as they are."""
 
 from __future__ import annotations
 
@@ -11,26 +12,30 @@ from speaker.realtime.events import RealtimeEvent
 
 
 @dataclass(frozen=True)
-class Wake:
-    """The wake word fired. ``preroll`` is the microphone audio just before the detection (16 kHz)."""
+class MicFrame:
+    """One block of microphone audio (16 kHz mono s16le); ``t`` is the stream time at its end.
+    ``played_ms`` is how much of what the core asked to play has really been heard so far (the sink's
+    own count, read by the runner when the frame arrived)."""
 
-    model: str
-    score: float
+    pcm: bytes
     t: float
-    preroll: bytes = b""
+    played_ms: float = 0.0
 
 
 @dataclass(frozen=True)
-class MicFrame:
-    """One block of microphone audio (16 kHz mono s16le); ``t`` is the stream time at its end."""
+class Wake:
+    """The wake word fired at stream time ``t`` (the pre-roll is the uplink's: the frames before)."""
 
-    pcm: bytes
+    model: str
+    score: float
     t: float
 
 
 @dataclass(frozen=True)
 class Tick:
-    """Time passed (the app sends these a few times a second so timeouts fire without audio)."""
+    """Time passed (posted a few times a second so timeouts fire without audio)."""
+
+    played_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -75,13 +80,16 @@ class PlaybackDrained:
     """Everything written up to the ``AwaitPlayback`` with this token has been played (or cleared)."""
 
     token: int
+    played_ms: float = 0.0
 
 
 @dataclass(frozen=True)
 class Stop:
-    """End playback and the conversation now (stop command, end_conversation tool)."""
+    """End playback and the conversation now (stop command, button, shutdown); with ``timers`` a
+    ringing timer is dismissed too (not at shutdown: it rings again after the restart)."""
 
     reason: str = "stop"
+    timers: bool = True
 
 
 @dataclass(frozen=True)
@@ -97,22 +105,36 @@ class SetMuted:
 @dataclass(frozen=True)
 class Announce:
     """Speak ``text`` (an announcement from an automation), then close the session: no follow-up.
-    Waits for a conversation in progress to end first."""
+    Waits for a conversation in progress to end first. ``preannounce`` plays the chime before it."""
 
     text: str
+    preannounce: bool = True
 
 
 @dataclass(frozen=True)
 class StartConversation:
     """Open a conversation without the wake word: the model speaks first, following ``instructions``
     (e.g. "Ask whether to close the garage"), then listens for the answer. With ``ask_id`` the user's
-    answer (transcribed) is reported as a Notify('answer') carrying that id."""
+    answer (transcribed) is reported as an ``Answer`` output carrying that id."""
 
     instructions: str
     ask_id: str | None = None
 
 
+@dataclass(frozen=True)
+class TimersRinging:
+    """A timer finished: the ring is the core's to play (``names`` are the ringing timers)."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TimersQuiet:
+    """No timer is ringing any more (dismissed, cancelled, or timed out)."""
+
+
 CoreEvent = (
     Wake | MicFrame | SpeechStarted | SpeechEnded | Tick | SessionReady | SessionFailed | SessionClosed
-    | ServerEvent | ToolFinished | PlaybackDrained | Stop | EndAfterReply | SetMuted | Announce | StartConversation
+    | ServerEvent | ToolFinished | PlaybackDrained | Stop | EndAfterReply | SetMuted | Announce
+    | StartConversation | TimersRinging | TimersQuiet
 )

@@ -7,6 +7,9 @@ ended, the trailing silence it waited through has not been sent yet: only ``tail
 Before the user starts speaking, only the last ``pad_ms`` are kept. The result: what is billed is the
 speech plus a little padding, never the minutes before the wake word or the silence after.
 
+It owns every copy of recent microphone audio: the pre-roll of a wake word and the pad before a
+follow-up's speech come from its short ring of the last frames (nothing else keeps one).
+
 Sans-I/O: it takes frames and returns bytes to send.
 """
 
@@ -21,12 +24,16 @@ MIN_PAD_S = 0.1
 
 
 class Uplink:
-    def __init__(self, *, pad_ms: int, hold_ms: int, tail_ms: int, fmt: AudioFormat = MIC) -> None:
+    def __init__(self, *, pad_ms: int, hold_ms: int, tail_ms: int, preroll_ms: int | None = None,
+                 fmt: AudioFormat = MIC) -> None:
         self._fmt = fmt
         self._pad_s = pad_ms / 1000
+        self._preroll_s = min(pad_ms, preroll_ms if preroll_ms is not None else pad_ms) / 1000
         self._hold_s = hold_ms / 1000
         self._tail_s = tail_ms / 1000
         self._held: deque[tuple[float, bytes]] = deque()  # (end time, pcm)
+        self._ring: deque[tuple[float, bytes]] = deque()
+        self._ring_s = self._pad_s + 0.05
         self._ready = False
         self._active = False
         self._speaking = False
@@ -51,16 +58,29 @@ class Uplink:
     def sent_seconds(self) -> float:
         return self.sent_bytes / self._fmt.bytes_per_second
 
-    def begin(self, preroll: bytes, t: float, *, ready: bool, speaking: bool = False) -> bytes:
-        """Start a turn whose pre-roll ends at stream time ``t``. Returns audio to send now."""
+    def hear(self, pcm: bytes, t: float) -> None:
+        """Every microphone frame, ending at ``t``: kept for ``pad_ms`` (+50 ms) as the pre-roll."""
+        ring = self._ring
+        ring.append((t, pcm))
+        while ring and ring[0][0] <= t - self._ring_s:
+            ring.popleft()
+
+    def preroll(self) -> bytes:
+        """The audio the ring holds now (at most ``pad_ms`` + 50 ms)."""
+        return b"".join(pcm for _, pcm in self._ring)
+
+    def begin(self, *, ready: bool, speaking: bool = False) -> bytes:
+        """Start a turn with the last ``pad_ms`` (at most ``preroll_ms``) of audio as its pre-roll.
+        Returns audio to send now."""
         self._held.clear()
         self._active = True
         self._ready = ready
         self._speaking = speaking
         self._spoke = speaking
         self._preonset_sent = 0.0
-        if preroll:
-            self._held.append((t, preroll))
+        if self._ring:
+            start = self._ring[-1][0] - self._preroll_s
+            self._held.extend(frame for frame in self._ring if frame[0] > start)
         if not ready:
             return b""
         out = self._flush_all()
@@ -128,6 +148,10 @@ class Uplink:
         self._active = False
         self._speaking = False
         self._held.clear()
+
+    def forget(self) -> None:
+        """Drop the ring too (our own reply's echo is no pre-roll for the next turn)."""
+        self._ring.clear()
 
     # ------------------------------------------------------------------ internals
 

@@ -36,8 +36,3 @@ def truncate(item_id: str, audio_end_ms: int) -> dict[str, Any]:
 
 def function_output(call_id: str, output: str) -> dict[str, Any]:
     return {"type": ITEM_CREATE, "item": {"type": "function_call_output", "call_id": call_id, "output": output}}
-
-
-def user_text(text: str) -> dict[str, Any]:
-    return {"type": ITEM_CREATE,
-            "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}

@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from speaker.device.controls import ALL_WAKE_WORDS
 from speaker.mqtt.topics import topic_value_problem
 
+__all__ = ["ALL_WAKE_WORDS", "Command", "CommandError", "parse_command"]
+
 MAX_TEXT_CHARS = 2000
-ALL_WAKE_WORDS = "all"
 TRUE_WORDS = frozenset({"true", "on", "1", "yes", "mute", "muted"})
 FALSE_WORDS = frozenset({"false", "off", "0", "no", "unmute", "unmuted"})
 

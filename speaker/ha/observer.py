@@ -1,153 +1,109 @@
-"""Turns what the runner does into MQTT state and events (a runner Observer).
+"""Turns what the conversation core reports into MQTT state and events (a runner Observer).
 
-It never sends audio: only the state, texts (wake model, transcripts, replies), tool outcomes, timings
-and costs."""
+It reads only the core's typed outputs (never actions, wire events or state strings), and never sends
+audio: only the state, texts (wake model, transcripts, replies), tool outcomes, timings and costs."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from speaker.config.schema import Prices, RealtimeSettings
-from speaker.core import actions as A
-from speaker.ha.cost import CostToday
+from speaker.core import outputs as O
+from speaker.core.conversation import Step
+from speaker.device.controls import DeviceControls
 from speaker.ha.publisher import Publisher
 from speaker.ha.topics import DeviceTopics
-from speaker.realtime import events as rt
-from speaker.realtime.cost import prices_for, transcription_cost, turn_cost
 
 log = logging.getLogger(__name__)
-
-QUIET_STATES = ("idle", "error", "muted")
-SKIPPED_NOTIFY = frozenset({"tool_call"})
-"""The core announces a tool call when it starts; the tool watcher publishes it with its outcome."""
-
-
-@dataclass
-class _Session:
-    opened: float
-    purpose: str
-    cost: float = 0.0
-    responses: int = 0
-    request_t: float | None = None
-    """When the user's turn ended (or we asked for a response): the start of the latency clock."""
-    first_audio: dict[str, float | None] = field(default_factory=dict)
-    """response id -> latency to its first audio."""
 
 
 class DeviceObserver:
     """The runner observer behind ``state``, ``cost_today`` and ``event/*`` (see the README)."""
 
-    def __init__(self, publisher: Publisher, topics: DeviceTopics, cost: CostToday, realtime: RealtimeSettings,
-                 *, wall: Callable[[], float], on_state: Callable[[str], None] | None = None,
-                 on_announce: Callable[[str], None] | None = None) -> None:
+    def __init__(self, publisher: Publisher, topics: DeviceTopics, controls: DeviceControls, *,
+                 wall: Callable[[], float]) -> None:
         self._pub = publisher
         self._topics = topics
-        self._cost = cost
-        prices: Mapping[str, Prices] = realtime.prices
-        self._prices = prices_for(realtime.model, prices)
+        self._controls = controls
         self._wall = wall
-        self._on_state = on_state
-        self._on_announce = on_announce
-        self._session: _Session | None = None
-        self._pending_ask: str | None = None
         self.state = "idle"
-
-    # ------------------------------------------------------------------ helpers
 
     def event(self, kind: str, data: Mapping[str, Any] | None = None, *, qos: int = 0) -> None:
         """Publish ``event/<kind>`` with ``data`` and a ``ts`` (Unix seconds)."""
         self._pub.event(self._topics.event(kind), {**(data or {}), "ts": round(self._wall(), 3)}, qos=qos)
 
     def publish_cost(self) -> None:
-        self._pub.retain(self._topics.cost_today, self._cost.payload())
+        self._pub.retain(self._topics.cost_today, self._controls.cost.payload())
 
-    # ------------------------------------------------------------------ Observer
-
-    def action(self, action: A.Action, now: float) -> None:
-        match action:
-            case A.SetState(state=state):
-                self._state(state, now)
-            case A.Notify(kind=kind, data=data):
-                self._notify(kind, data)
-            case A.OpenSession(purpose=purpose):
-                self._session = _Session(opened=now, purpose=purpose)
-            case A.SendEvent(event=event) if self._session is not None:
-                if event.get("type") in ("input_audio_buffer.commit", "response.create") \
-                        and self._session.request_t is None:
-                    self._session.request_t = now
-            case _:
-                pass
-
-    def server_event(self, session: int, event: rt.RealtimeEvent, now: float) -> None:
-        s = self._session
-        if s is None:
-            return
-        match event:
-            case rt.ServerSpeechStopped():
-                if s.request_t is None:
-                    s.request_t = now
-            case rt.AudioDelta(response_id=rid) if rid not in s.first_audio:
-                s.first_audio[rid] = round(now - s.request_t, 3) if s.request_t is not None else None
-                s.request_t = None
-            case rt.ResponseDone():
-                self._response_done(s, event)
-            case rt.InputTranscript(seconds=seconds) if seconds > 0 and self._prices is not None:
-                usd = transcription_cost(seconds, self._prices)
-                s.cost += usd
-                self._cost.add(usd)
+    def observe(self, step: Step, now: float) -> None:
+        match step:
+            case O.StateChanged(state=state):
+                self.state = state.value
+                self._pub.retain(self._topics.state, state.value)
+                self._controls.state_changed(state)
+            case O.WakeHeard(model=model, score=score):
+                self.event("wake", {"model": model, "score": score})
+            case O.UserTranscript(text=text):
+                self.event("transcript", {"text": text})
+            case O.ReplyText(text=text):
+                self.event("reply", {"text": text})
+            case O.Interrupted():
+                self.event("interrupted")
+            case O.Announcing(text=text):
+                self.event("announce", {"text": text})
+            case O.SessionOpened(purpose="start", ask_id=ask_id):
+                self.event("conversation_started", {"ask_id": ask_id})
+            case O.Answer(ask_id=ask_id, text=text):
+                answer: dict[str, Any] = {"id": ask_id, "text": text}
+                if text is None:
+                    answer["error"] = "no answer"
+                self._pub.event(self._topics.response(ask_id), answer, qos=1)
+            case O.ToolDone():
+                self.event("tool_call", _tool_call(step))
+            case O.Problem(message=message, code=code, fatal=fatal, source=source):
+                data: dict[str, Any] = {"message": message, "source": source}
+                if code is not None:
+                    data["code"] = code
+                if fatal:
+                    data["fatal"] = True
+                self.event("error", data)
+            case O.Expired():
+                self.event("session_expired")
+            case O.ResponseBilled():
+                self._billed(step)
+            case O.TranscriptionBilled(cost_usd=usd) if usd > 0:
+                self._controls.cost.add(usd)
                 self.publish_cost()
+            case O.SessionEnded():
+                self.event("session_closed", {
+                    "purpose": step.purpose, "reason": step.reason, "seconds": round(step.seconds, 1),
+                    "turns": step.turns, "responses": step.responses, "uploaded_s": round(step.uploaded_s, 2),
+                    "cost_usd": round(step.cost_usd, 6)})
             case _:
                 pass
 
-    # ------------------------------------------------------------------ internals
-
-    def _state(self, state: str, now: float) -> None:
-        self.state = state
-        self._pub.retain(self._topics.state, state)
-        if self._on_state is not None:
-            self._on_state(state)
-        if state in QUIET_STATES:
-            if self._pending_ask is not None:
-                # the conversation ended without an answer: tell whoever is waiting for one
-                ask_id, self._pending_ask = self._pending_ask, None
-                self._pub.event(self._topics.response(ask_id), {"id": ask_id, "text": None,
-                                                                "error": "no answer"}, qos=1)
-            s, self._session = self._session, None
-            if s is not None:
-                self.event("session_closed", {"purpose": s.purpose, "seconds": round(now - s.opened, 1),
-                                               "responses": s.responses, "cost_usd": round(s.cost, 6)})
-
-    def _notify(self, kind: str, data: Mapping[str, Any]) -> None:
-        if kind in SKIPPED_NOTIFY:
-            return
-        if kind == "answer":
-            ask_id = str(data.get("ask_id"))
-            self._pending_ask = None
-            self._pub.event(self._topics.response(ask_id), {"id": ask_id, "text": data.get("text")}, qos=1)
-        elif kind == "conversation_started":
-            started = data.get("ask_id")
-            self._pending_ask = str(started) if started is not None else None
-        elif kind == "announce" and self._on_announce is not None:
-            self._on_announce(str(data.get("text", "")))
-        if kind == "error":
-            data = {**data, "source": "conversation"}
-        self.event(kind, data)
-
-    def _response_done(self, s: _Session, done: rt.ResponseDone) -> None:
-        usd = turn_cost(done.usage, self._prices) if self._prices is not None else 0.0
-        s.cost += usd
-        s.responses += 1
-        self._cost.add(usd)
+    def _billed(self, done: O.ResponseBilled) -> None:
+        self._controls.cost.add(done.cost_usd)
         u = done.usage
         self.event("response", {
-            "response_id": done.response_id, "status": done.status,
-            "latency_s": s.first_audio.get(done.response_id),
+            "response_id": done.response_id, "status": done.status, "latency_s": done.latency_s,
             "tokens": {"input": u.text_in + u.audio_in, "output": u.text_out + u.audio_out,
                        "cached": u.text_cached + u.audio_cached},
-            "cost_usd": round(usd, 6), "session_cost_usd": round(s.cost, 6),
-            "cost_today_usd": round(self._cost.usd, 6),
+            "cost_usd": round(done.cost_usd, 6), "session_cost_usd": round(done.session_cost_usd, 6),
+            "cost_today_usd": round(self._controls.cost.usd, 6),
         })
         self.publish_cost()
+
+
+def _tool_call(done: O.ToolDone) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": done.name, "ok": done.ok, "seconds": round(done.seconds, 3)}
+    if not done.ok:
+        try:
+            error = json.loads(done.output).get("error")
+        except (ValueError, AttributeError):
+            error = None
+        if isinstance(error, str):
+            data["error"] = error[:300]
+    return data

@@ -1,9 +1,9 @@
 """The always-on front end, sans I/O: frames in, wake and speech events out.
 
-Every frame goes into the pre-roll ring; the wake engine and the VAD get it only while their
-``*_enabled`` attribute is true (the conversation core flips them: wake word while idle and during
-replies, VAD while it waits for the end of a user turn). When either is switched back on it is reset
-first, so it never joins audio from before the gap to audio after it.
+The wake engine and the VAD get a frame only while their ``*_enabled`` attribute is true (the runner
+sets them from the core's ``Listen`` action: wake word unless muted, VAD while a conversation is open).
+When either is switched back on it is reset first, so it never joins audio from before the gap to audio
+after it. The pre-roll is not kept here: the core's uplink owns every copy of recent audio.
 
 All event times are front end stream time (:attr:`FrontEnd.time`: seconds of audio given to
 ``process`` so far), whatever the engines count internally.
@@ -15,23 +15,20 @@ from dataclasses import replace
 
 from speaker.audio.format import MIC
 from speaker.listen.events import FrontEndEvent
-from speaker.listen.ringbuffer import RingBuffer
 from speaker.vad.segmenter import SpeechSegmenter
 from speaker.wake.base import WakeEngine
 
 
 class FrontEnd:
-    """Ring buffer + wake word + VAD for 16 kHz mono s16le frames."""
+    """Wake word + VAD for 16 kHz mono s16le frames."""
 
-    def __init__(self, wake: WakeEngine | None, vad: SpeechSegmenter, preroll_ms: int) -> None:
+    def __init__(self, wake: WakeEngine | None, vad: SpeechSegmenter) -> None:
         self.wake = wake
         self.vad = vad
         self.wake_enabled = wake is not None
         """Feed the wake engine (ignored when there is none)."""
         self.vad_enabled = True
         """Feed the VAD."""
-        self._ring = RingBuffer(MIC.bytes_for_ms(preroll_ms))
-        self._ring_write = self._ring.write
         self._bytes = 0
         self._wake_fed = self.wake_enabled
         self._vad_fed = True
@@ -41,13 +38,8 @@ class FrontEnd:
         """Stream seconds of audio processed."""
         return (self._bytes // 2) / MIC.rate
 
-    @property
-    def preroll_ms(self) -> float:
-        return MIC.ms_for_bytes(self._ring.capacity)
-
     def process(self, frame: bytes) -> list[FrontEndEvent]:
         """Take one frame (any length, normally ``block_ms``); return the events it completed."""
-        self._ring_write(frame)
         self._bytes += len(frame)
         events: list[FrontEndEvent] = []
         wake = self.wake
@@ -73,10 +65,6 @@ class FrontEnd:
         elif self._vad_fed:
             self._vad_fed = False
         return events
-
-    def recent(self, ms: int) -> bytes:
-        """The last ``ms`` of audio (at most the pre-roll length, and what was seen), oldest first."""
-        return self._ring.last(MIC.bytes_for_ms(ms))
 
     def reset_vad(self) -> None:
         """Start speech detection afresh from the next frame (e.g. right after a wake word)."""

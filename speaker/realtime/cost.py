@@ -171,3 +171,21 @@ class SessionLedger:
                 f"{self.audio_seconds_sent:.1f} s audio sent, {u.total:,} tokens "
                 f"({tokens_in:,} in / {tokens_out:,} out, {u.text_cached + u.audio_cached:,} cached), "
                 f"${self.cost:.4f}")
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """The core's ``Pricing`` for one model: what a reply and a transcription cost (USD); $0 when no
+    prices are configured (with one warning)."""
+
+    prices: Prices | None
+
+    @classmethod
+    def for_settings(cls, settings: RealtimeSettings) -> PriceTable:
+        return cls(prices_for(settings.model, settings.prices))
+
+    def turn(self, usage: Usage) -> float:
+        return turn_cost(usage, self.prices) if self.prices is not None else 0.0
+
+    def transcription(self, seconds: float) -> float:
+        return transcription_cost(seconds, self.prices) if self.prices is not None else 0.0

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from speaker.realtime.classify import FailureKind
+    from speaker.realtime.kinds import FailureKind
 
 # wire type tags (GA names)
 SESSION_CREATED = "session.created"
@@ -64,7 +64,7 @@ class ServerError:
     def kind(self) -> FailureKind:
         """What this error means: fatal, retryable, session_expired, benign or request_error
         (see ``speaker.realtime.classify``)."""
-        from speaker.realtime.classify import error_kind  # classify needs no events: no import cycle
+        from speaker.realtime.kinds import error_kind
 
         return error_kind(self.code, self.type)
 

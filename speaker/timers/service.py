@@ -6,10 +6,11 @@
   rings when the daemon starts if it finished at most ``timers.missed_ring_s`` ago; its
   ``timer_finished`` event then carries ``late_s``. Older ones are dropped and reported with
   ``timer_finished`` ``{"missed": true}``: a kitchen timer from last night should not wake the house.
-* **Ringing.** A finished timer rings (the ``timer`` sound, repeated with a pause) until it is
-  dismissed: by the wake word, the stop command, cancel_timer, or after ``timers.max_ring_s`` of
-  ringing. While a conversation uses the speaker the ring waits (its ``timer_finished`` event is
-  published at once).
+* **Ringing.** A finished timer rings until it is dismissed: by the wake word, the stop command,
+  cancel_timer, or after ``timers.max_ring_s`` of ringing. The service only says so (it posts
+  ``TimersRinging`` / ``TimersQuiet`` to the core's queue); the core plays the ring, waits while a
+  conversation uses the speaker, and asks for the dismissal (its ``timer_finished`` event is published
+  at once).
 * **Clock.** ``clock`` (Unix seconds) is injectable; the schedule re-checks at least every ``poll_s``
   so a wall-clock jump (NTP after boot) is noticed, and ``check()`` can be called directly by tests.
 """
@@ -20,13 +21,15 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 from speaker.config.schema import TimersSettings
+from speaker.core.events import CoreEvent, TimersQuiet, TimersRinging
 from speaker.errors import ToolError
+from speaker.tasks import TaskSet
 from speaker.timers.model import Timer, duration_label, local_iso, spoken_duration
 from speaker.timers.store import load_json, save_json
 
@@ -37,9 +40,6 @@ TIMER_FINISHED = "timer_finished"
 TIMER_CANCELLED = "timer_cancelled"
 TIMER_DISMISSED = "timer_dismissed"
 MAX_NAME_CHARS = 40
-RING_PAUSE_S = 1.5
-"""Silence between two rings."""
-BUSY_RECHECK_S = 0.25
 FILE_VERSION = 1
 
 
@@ -51,36 +51,21 @@ class TimerListener(Protocol):
     def timers_changed(self, timers: list[dict[str, Any]]) -> None: ...
 
 
-class Ringer(Protocol):
-    """How a finished timer is heard."""
-
-    def ring(self) -> float:
-        """Play one ring now; return its length in seconds (0 when the sound is off)."""
-
-    def silence(self) -> None:
-        """Cut a ring that is still playing (the timer was dismissed)."""
-
-    def busy(self) -> bool:
-        """A conversation is using the speaker: the ring waits."""
-
-
 class TimerService:
     """Holds the timers; an async context manager that runs the schedule (and the ring) as named tasks,
     cancelled and awaited on exit."""
 
-    def __init__(self, settings: TimersSettings, path: Path | None, *, ringer: Ringer | None = None,
-                 clock: Callable[[], float] = time.time, poll_s: float = 1.0,
-                 ring_pause_s: float = RING_PAUSE_S) -> None:
+    def __init__(self, settings: TimersSettings, path: Path | None, *,
+                 listeners: Sequence[TimerListener] = (), post: Callable[[CoreEvent], None] | None = None,
+                 clock: Callable[[], float] = time.time, poll_s: float = 1.0) -> None:
         self._settings = settings
         self._path = path
-        self.ringer = ringer
+        self._listeners = tuple(listeners)
+        self._post = post
         self._clock = clock
         self._poll_s = poll_s
-        self._ring_pause_s = ring_pause_s
-        self.listeners: list[TimerListener] = []
         self._timers: dict[str, Timer] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._ring_task: asyncio.Task[None] | None = None
+        self._tasks = TaskSet("timers")
         self._wakeup = asyncio.Event()
         self._entered = False
 
@@ -89,27 +74,13 @@ class TimerService:
     async def __aenter__(self) -> Self:
         self._restore()
         self._entered = True
-        self._spawn(self._schedule(), "timers:schedule")
+        self._tasks.spawn(self._schedule(), "timers:schedule")
         return self
 
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None:
         self._entered = False
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("timer task %s failed", task.get_name(), exc_info=task.exception())
+        await self._tasks.aclose()
 
     # ------------------------------------------------------------------ queries
 
@@ -195,7 +166,7 @@ class TimerService:
                                           "remaining_s": round(timer.remaining(now))})
         self._save()
         if was_ringing and not self.ringing:
-            self._stop_ring()
+            self._quiet()
         self._changed()
         return chosen
 
@@ -207,7 +178,7 @@ class TimerService:
         for timer in ringing:
             del self._timers[timer.id]
         self._save()
-        self._stop_ring()
+        self._quiet()
         log.info("timer ring stopped (%s): %s", reason, ", ".join(t.name for t in ringing))
         self._event(TIMER_DISMISSED, {"ids": [t.id for t in ringing], "names": [t.name for t in ringing],
                                       "reason": reason})
@@ -230,8 +201,8 @@ class TimerService:
             self._event(TIMER_FINISHED, data)
         self._save()
         self._changed()
-        if self._ring_task is None or self._ring_task.done():
-            self._ring_task = self._spawn(self._ring(), "timers:ring")
+        if self._post is not None:
+            self._post(TimersRinging(tuple(t.name for t in self.timers() if t.ringing_since is not None)))
 
     # ------------------------------------------------------------------ internals
 
@@ -252,7 +223,7 @@ class TimerService:
         return ", ".join(repr(t.name) for t in self.timers())
 
     def _event(self, kind: str, data: dict[str, Any]) -> None:
-        for listener in self.listeners:
+        for listener in self._listeners:
             try:
                 listener.timer_event(kind, data)
             except Exception:
@@ -260,7 +231,7 @@ class TimerService:
 
     def _changed(self) -> None:
         snapshot = self.snapshot()
-        for listener in self.listeners:
+        for listener in self._listeners:
             try:
                 listener.timers_changed(snapshot)
             except Exception:
@@ -320,25 +291,6 @@ class TimerService:
             except TimeoutError:
                 pass
 
-    async def _ring(self) -> None:
-        rung_s = 0.0
-        while self.ringing:
-            ringer = self.ringer
-            if ringer is not None and ringer.busy():
-                await asyncio.sleep(BUSY_RECHECK_S)
-                continue
-            length = ringer.ring() if ringer is not None else 0.0
-            period = max(length, 0.05) + self._ring_pause_s
-            await asyncio.sleep(period)
-            rung_s += period
-            if rung_s >= self._settings.max_ring_s and self.ringing:
-                self._ring_task = None  # ends by itself: dismiss must not cancel this task
-                self.dismiss("timeout")
-                return
-
-    def _stop_ring(self) -> None:
-        task, self._ring_task = self._ring_task, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-        if self.ringer is not None:
-            self.ringer.silence()
+    def _quiet(self) -> None:
+        if self._post is not None:
+            self._post(TimersQuiet())

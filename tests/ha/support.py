@@ -12,8 +12,11 @@ from typing import Any
 
 from speaker.config.schema import Settings
 from speaker.core.events import CoreEvent
+from speaker.device.controls import DeviceControls
+from speaker.device.store import DeviceStore
+from speaker.device.wake import WakeFilter
+from speaker.ha.discovery import wake_options
 from speaker.ha.service import DeviceService
-from speaker.ha.wake import WakeFilter
 from speaker.mqtt.connection import MqttConnection
 from speaker.timers.service import TimerService
 from tests.helpers.broker import Broker
@@ -35,18 +38,13 @@ def settings_for(broker: Broker | None, state_dir: Path, **sections: Any) -> Set
 
 
 class FakeControl:
-    """Stands in for the runner: records what the device dispatches and plays."""
+    """Stands in for the core's inbound queue: records what the device and the timers post."""
 
     def __init__(self) -> None:
         self.events: list[CoreEvent] = []
-        self.sounds: list[str] = []
 
-    def dispatch(self, event: CoreEvent) -> None:
+    def post(self, event: CoreEvent) -> None:
         self.events.append(event)
-
-    def play_sound(self, name: str, *, blank_mic: bool = True) -> float:
-        self.sounds.append(name)
-        return 0.05
 
 
 class FakeSink:
@@ -103,11 +101,12 @@ async def running_device(settings: Settings, *, clock: FakeClock | None = None, 
             mqtt = await stack.enter_async_context(MqttConnection(settings.mqtt, backoff_initial_s=0.05,
                                                                   publish_timeout_s=2.0))
             assert await mqtt.wait_connected(5)
-        service = TimerService(settings.timers, settings.state_dir / "timers.json", clock=clock, poll_s=0.01) \
-            if timers else None
         wake = WakeFilter(FakeEngine(wake_names))
-        device = DeviceService(settings, mqtt, sink, timers=service, wake=wake, clock=clock)
-        device.attach(control)
+        controls = DeviceControls(DeviceStore(settings.state_dir / "device.json"), sink, wake,
+                                  wake_options(settings), wall=clock)
+        device = DeviceService(settings, mqtt, controls, control.post, clock=clock)
+        service = TimerService(settings.timers, settings.state_dir / "timers.json", listeners=[device],
+                               post=control.post, clock=clock, poll_s=0.01) if timers else None
         await stack.enter_async_context(device)
         if service is not None:
             await stack.enter_async_context(service)

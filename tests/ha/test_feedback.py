@@ -15,10 +15,10 @@ from speaker.audio.format import MIC, REALTIME, AudioFormat
 from speaker.audio.wavfile import write_wav
 from speaker.config.schema import FeedbackSettings
 from speaker.core.conversation import Conversation, CoreConfig
-from speaker.core.events import SetMuted
+from speaker.core.events import SetMuted, TimersRinging
+from speaker.device.sounds import SOUND_NAMES, build_sounds, seconds_of
 from speaker.errors import ConfigError
-from speaker.runner import Runner, Sounds
-from speaker.sounds import SOUND_NAMES, build_sounds, seconds_of
+from speaker.runner import Runner
 
 
 class Clock:
@@ -44,9 +44,6 @@ class RecordingFrontEnd:
     def process(self, frame: bytes) -> list[Any]:
         self.frames.append(frame)
         return []
-
-    def recent(self, ms: int) -> bytes:
-        return b""
 
     def reset_vad(self) -> None:
         pass
@@ -112,7 +109,7 @@ class LoudSource:
 
 
 def make_runner(clock: Clock, frontend: RecordingFrontEnd, sink: Sink, sounds: dict[str, bytes]) -> Runner:
-    core = Conversation(CoreConfig(echo_tail_s=0.2), sink)
+    core = Conversation(CoreConfig(echo_tail_s=0.2, sound_s={n: seconds_of(p) for n, p in sounds.items()}))
 
     async def never(request: Any) -> Any:
         raise AssertionError("no session in this test")
@@ -121,8 +118,8 @@ def make_runner(clock: Clock, frontend: RecordingFrontEnd, sink: Sink, sounds: d
         async def execute(self, name: str, arguments: str) -> Any:
             raise AssertionError("no tools in this test")
 
-    return Runner(core, frontend, sink, never, NoTools(), make_resampler=lambda: None,
-                  sounds=Sounds(sounds), clock=clock)
+    return Runner(core, frontend, sink, never, NoTools(), asyncio.Queue(), make_resampler=lambda: None,
+                  sounds=sounds, clock=clock)
 
 
 def blanked(frames: list[bytes]) -> list[int]:
@@ -133,9 +130,9 @@ async def test_the_mute_chime_is_blanked_from_the_microphone_for_its_length_plus
     clock, frontend, sink = Clock(), RecordingFrontEnd(), Sink()
     chime = bytes(REALTIME.bytes_for_ms(300))  # 0.3 s
     runner = make_runner(clock, frontend, sink, {"mute": chime})
-    runner.dispatch(SetMuted(True))  # the core asks for the 'mute' sound; the runner plays it
-    assert len(sink.written) == len(chime)
+    runner.inbox.put_nowait(SetMuted(True))  # the core asks for the 'mute' sound; the runner plays it
     await asyncio.wait_for(runner.run(LoudSource(clock)), 5)
+    assert len(sink.written) == len(chime)
     silent = blanked(frontend.frames)
     # frames arriving during 0.3 s of chime + 0.2 s echo tail: 50 frames of 10 ms, from the first one
     assert silent == list(range(len(silent))) and 49 <= len(silent) <= 51
@@ -144,16 +141,18 @@ async def test_the_mute_chime_is_blanked_from_the_microphone_for_its_length_plus
 
 async def test_the_timer_ring_is_not_blanked_so_the_wake_word_can_stop_it() -> None:
     clock, frontend, sink = Clock(), RecordingFrontEnd(), Sink()
-    runner = make_runner(clock, frontend, sink, {"timer": bytes(REALTIME.bytes_for_ms(500))})
-    assert runner.play_sound("timer", blank_mic=False) == 0.5
+    ring = bytes(REALTIME.bytes_for_ms(500))
+    runner = make_runner(clock, frontend, sink, {"timer": ring})
+    runner.inbox.put_nowait(TimersRinging(("tea",)))
     await asyncio.wait_for(runner.run(LoudSource(clock, frames=20)), 5)
+    assert len(sink.written) >= len(ring), "the core rang the timer"
     assert blanked(frontend.frames) == []
 
 
 async def test_a_disabled_sound_plays_nothing_and_blanks_nothing() -> None:
     clock, frontend, sink = Clock(), RecordingFrontEnd(), Sink()
     runner = make_runner(clock, frontend, sink, {})
-    assert runner.play_sound("wake") == 0.0
+    runner.inbox.put_nowait(SetMuted(True))
     await asyncio.wait_for(runner.run(LoudSource(clock, frames=10)), 5)
     assert sink.written == b"" and blanked(frontend.frames) == []
 

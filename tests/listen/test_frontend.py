@@ -56,37 +56,9 @@ def hey_jarvis_oww() -> Iterator[WakeEngine]:
     engine.close()
 
 
-def test_recent_returns_the_last_milliseconds_capped_by_the_preroll() -> None:
-    front = FrontEnd(None, SpeechSegmenter(VadSettings()), preroll_ms=500)
-    audio = ramp(2.0)
-    feed(front.process, audio)
-    assert front.time == 2.0
-    assert front.recent(200) == audio[-6400:]
-    assert front.recent(500) == audio[-16000:]
-    assert front.recent(800) == audio[-16000:]  # only the pre-roll is kept
-    assert front.recent(0) == b""
-
-
-def test_recent_before_the_preroll_is_full() -> None:
-    front = FrontEnd(None, SpeechSegmenter(VadSettings()), preroll_ms=1000)
-    audio = ramp(0.3)
-    feed(front.process, audio)
-    assert front.recent(1000) == audio
-
-
-def test_ring_is_fed_even_while_wake_and_vad_are_off() -> None:
-    wake = FakeWake([])
-    front = FrontEnd(wake, SpeechSegmenter(VadSettings()), preroll_ms=100)
-    front.wake_enabled = front.vad_enabled = False
-    audio = ramp(1.0)
-    feed(front.process, audio)
-    assert wake.fed == 0
-    assert front.recent(100) == audio[-3200:]
-
-
 def test_wake_is_fed_only_while_enabled_and_reset_when_switched_back_on() -> None:
     wake = FakeWake(fire_at=[0.5])
-    front = FrontEnd(wake, SpeechSegmenter(VadSettings()), preroll_ms=0)
+    front = FrontEnd(wake, SpeechSegmenter(VadSettings()))
     assert front.wake_enabled
     events = feed(front.process, bytes(32000))  # 1 s: fires at engine time 0.5
     assert events == [WakeDetected("fake", 0.9, 0.5)]
@@ -103,7 +75,7 @@ def test_vad_events_are_in_front_end_time_after_a_gap_and_reset_vad() -> None:
     info = fixture_info("speech_end")
     (start, end), = info.speech
     speech = read_pcm(info.path)
-    front = FrontEnd(None, SpeechSegmenter(VadSettings()), preroll_ms=0)
+    front = FrontEnd(None, SpeechSegmenter(VadSettings()))
     front.vad_enabled = False
     feed(front.process, bytes(32000 * 2))  # 2 s with the VAD off
     front.vad_enabled = True
@@ -117,7 +89,7 @@ def test_vad_events_are_in_front_end_time_after_a_gap_and_reset_vad() -> None:
 
 
 def test_vad_disabled_gives_no_speech_events() -> None:
-    front = FrontEnd(None, SpeechSegmenter(VadSettings()), preroll_ms=0)
+    front = FrontEnd(None, SpeechSegmenter(VadSettings()))
     front.vad_enabled = False
     assert feed(front.process, read_pcm(fixture_wav("speech_end"))) == []
 
@@ -126,7 +98,7 @@ def test_real_wake_word_through_the_front_end(hey_jarvis_oww: WakeEngine) -> Non
     info = fixture_info("hey_jarvis")
     (start, end), = info.speech
     hey_jarvis_oww.reset()
-    front = FrontEnd(hey_jarvis_oww, SpeechSegmenter(VadSettings()), preroll_ms=1000)
+    front = FrontEnd(hey_jarvis_oww, SpeechSegmenter(VadSettings()))
     events = feed(front.process, read_pcm(info.path))
     wakes = [e for e in events if isinstance(e, WakeDetected)]
     speech = [e for e in events if not isinstance(e, WakeDetected)]
@@ -138,7 +110,7 @@ def test_wake_disabled_during_the_wake_word_does_not_fire(hey_jarvis_oww: WakeEn
     info = fixture_info("hey_jarvis")
     pcm = read_pcm(info.path)
     hey_jarvis_oww.reset()
-    front = FrontEnd(hey_jarvis_oww, SpeechSegmenter(VadSettings()), preroll_ms=0)
+    front = FrontEnd(hey_jarvis_oww, SpeechSegmenter(VadSettings()))
     front.wake_enabled = False
     assert not [e for e in feed(front.process, pcm) if isinstance(e, WakeDetected)]
     front.wake_enabled = True  # the same words again: detected, at front end time
@@ -160,7 +132,7 @@ def test_bundled_demo_recording(engine_name: str) -> None:
     assert asset.stat().st_size < 400_000
     engine = build_wake_engine(WakeSettings(engine=engine_name), Path.cwd())  # type: ignore[arg-type]
     try:
-        front = FrontEnd(engine, SpeechSegmenter(VadSettings()), preroll_ms=1000)
+        front = FrontEnd(engine, SpeechSegmenter(VadSettings()))
         events = feed(front.process, read_wav(asset, 16000))
     finally:
         engine.close()

@@ -1,4 +1,4 @@
-"""Fakes for the timer tests: a wall clock the test moves, a ringer that records, a listener that records."""
+"""Fakes for the timer tests: a wall clock the test moves, a listener that records."""
 
 from __future__ import annotations
 
@@ -20,24 +20,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
-
-
-class FakeRinger:
-    def __init__(self, length: float = 0.02) -> None:
-        self.length = length
-        self.rings = 0
-        self.silenced = 0
-        self.is_busy = False
-
-    def ring(self) -> float:
-        self.rings += 1
-        return self.length
-
-    def silence(self) -> None:
-        self.silenced += 1
-
-    def busy(self) -> bool:
-        return self.is_busy
 
 
 class Events:

@@ -11,12 +11,14 @@ import pytest
 import soxr
 
 from speaker.config.schema import BUILTIN_OWW_MODELS, WakeSettings
+from speaker.core.config import CoreConfig
+from speaker.device.sounds import SYNTHESIZED, TIMER
 from speaker.listen.events import WakeDetected
-from speaker.sounds import SYNTHESIZED, TIMER
-from speaker.timers.service import RING_PAUSE_S
 from speaker.wake.base import WakeEngine
 from speaker.wake.factory import build_wake_engine
 from tests.fixtures.speech import fixture_wav, read_pcm
+
+RING_PAUSE_S = CoreConfig().timer_pause_s
 
 
 def to_mic(pcm24: bytes) -> np.ndarray:

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from speaker.core.events import CoreEvent, TimersQuiet, TimersRinging
 from speaker.errors import ToolError
 from speaker.timers.service import TimerService
-from tests.timers.support import Events, FakeClock, FakeRinger, fast_settings
+from tests.timers.support import Events, FakeClock, fast_settings
+
+Posted = list[CoreEvent]
 
 
 async def until(predicate: Callable[[], bool], within: float = 2.0) -> None:
@@ -20,61 +23,34 @@ async def until(predicate: Callable[[], bool], within: float = 2.0) -> None:
             await asyncio.sleep(0.005)
 
 
-def service(path: Path | None, clock: FakeClock, ringer: FakeRinger | None = None, **settings: float) -> TimerService:
-    return TimerService(fast_settings(**settings), path, ringer=ringer or FakeRinger(), clock=clock, poll_s=0.01,
-                        ring_pause_s=0.01)
+def service(path: Path | None, clock: FakeClock, posted: Posted | None = None, events: Events | None = None,
+            **settings: float) -> TimerService:
+    return TimerService(fast_settings(**settings), path, listeners=[events] if events is not None else [],
+                        post=(posted if posted is not None else Posted()).append, clock=clock, poll_s=0.01)
 
 
-async def test_a_timer_rings_when_its_time_comes_and_the_wake_word_dismisses_it(tmp_path: Path) -> None:
-    clock, ringer, events = FakeClock(), FakeRinger(), Events()
-    timers = service(tmp_path / "timers.json", clock, ringer)
-    timers.listeners.append(events)
+async def test_a_timer_rings_when_its_time_comes_and_a_dismissal_ends_it(tmp_path: Path) -> None:
+    """The service tells the core when a timer rings and when the ring is over; the core plays the ring
+    (tests/core/test_feedback.py)."""
+    clock, posted, events = FakeClock(), Posted(), Events()
+    timers = service(tmp_path / "timers.json", clock, posted, events)
     async with timers:
         timers.set(300, "pasta")
         clock.advance(299)
-        await asyncio.sleep(0.05)
-        assert ringer.rings == 0 and not timers.ringing
+        timers.check()
+        assert posted == [] and not timers.ringing
         clock.advance(1)
-        await until(lambda: ringer.rings >= 2)
-        assert timers.ringing
+        timers.check()
+        assert posted == [TimersRinging(("pasta",))] and timers.ringing
         assert events.kinds() == ["timer_set", "timer_finished"]
         assert events.snapshots[-1][0]["ringing"] is True
         assert timers.dismiss("wake") is True
-        rings = ringer.rings
-        await asyncio.sleep(0.05)
-        assert ringer.rings == rings, "the ring goes on after the dismissal"
-    assert ringer.silenced == 1
+        assert posted[-1] == TimersQuiet()
+        assert timers.dismiss("wake") is False, "nothing left to dismiss"
     assert events.events[-1] == ("timer_dismissed", {"ids": [events.events[0][1]["id"]], "names": ["pasta"],
                                                      "reason": "wake"})
     assert events.snapshots[-1] == []
     assert json.loads((tmp_path / "timers.json").read_text())["timers"] == []
-
-
-async def test_the_ring_stops_by_itself_after_max_ring_s() -> None:
-    clock, ringer, events = FakeClock(), FakeRinger(), Events()
-    timers = service(None, clock, ringer, max_ring_s=0.2)
-    timers.listeners.append(events)
-    async with timers:
-        timers.set(5)
-        clock.advance(5)
-        await until(lambda: "timer_dismissed" in events.kinds())
-    assert events.events[-1][1]["reason"] == "timeout"
-    assert 2 <= ringer.rings <= 12
-    assert not timers.ringing
-
-
-async def test_the_ring_waits_while_a_conversation_uses_the_speaker() -> None:
-    clock, ringer = FakeClock(), FakeRinger()
-    ringer.is_busy = True
-    timers = service(None, clock, ringer)
-    async with timers:
-        timers.set(10)
-        clock.advance(10)
-        await until(lambda: timers.ringing)
-        await asyncio.sleep(0.1)
-        assert ringer.rings == 0
-        ringer.is_busy = False
-        await until(lambda: ringer.rings >= 1)
 
 
 async def test_timers_survive_a_restart_and_one_that_finished_while_down_rings_late(tmp_path: Path) -> None:
@@ -86,11 +62,10 @@ async def test_timers_survive_a_restart_and_one_that_finished_while_down_rings_l
     assert {t["name"] for t in json.loads(path.read_text())["timers"]} == {"tea", "roast"}
 
     clock.advance(120)  # the daemon was down when the tea timer finished
-    ringer, events = FakeRinger(), Events()
-    second = service(path, clock, ringer)
-    second.listeners.append(events)
+    posted, events = Posted(), Events()
+    second = service(path, clock, posted, events)
     async with second:
-        await until(lambda: ringer.rings >= 1)
+        await until(lambda: TimersRinging(("tea",)) in posted)
         finished = [data for kind, data in events.events if kind == "timer_finished"]
         assert finished == [{"id": finished[0]["id"], "name": "tea", "duration_s": 60, "late_s": 60}]
         assert [t.name for t in second.timers()] == ["tea", "roast"]
@@ -103,12 +78,11 @@ async def test_a_timer_missed_long_ago_is_reported_not_rung(tmp_path: Path) -> N
     async with service(path, clock) as first:
         first.set(60, "eggs")
     clock.advance(60 + 7200)
-    ringer, events = FakeRinger(), Events()
-    second = service(path, clock, ringer, missed_ring_s=3600)
-    second.listeners.append(events)
+    posted, events = Posted(), Events()
+    second = service(path, clock, posted, events, missed_ring_s=3600)
     async with second:
-        await asyncio.sleep(0.05)
-    assert ringer.rings == 0
+        second.check()
+    assert posted == []
     assert events.events[0][0] == "timer_finished"
     assert events.events[0][1]["missed"] is True and events.events[0][1]["late_s"] == 7200
     assert json.loads(path.read_text())["timers"] == []
@@ -120,10 +94,12 @@ async def test_a_timer_ringing_when_the_daemon_stopped_rings_again(tmp_path: Pat
     async with service(path, clock) as first:
         first.set(30, "bread")
         clock.advance(30)
-        await until(lambda: first.ringing)
-    ringer = FakeRinger()
-    async with service(path, clock, ringer):
-        await until(lambda: ringer.rings >= 1)
+        first.check()
+        assert first.ringing
+    posted = Posted()
+    async with service(path, clock, posted) as second:
+        second.check()
+        assert TimersRinging(("bread",)) in posted
 
 
 async def test_a_corrupt_state_file_is_ignored_not_fatal(tmp_path: Path) -> None:
@@ -146,8 +122,7 @@ async def test_a_malformed_timer_is_skipped_and_the_others_kept(tmp_path: Path) 
 
 async def test_cancel_by_name_by_part_of_it_the_only_one_or_all() -> None:
     clock, events = FakeClock(), Events()
-    timers = service(None, clock)
-    timers.listeners.append(events)
+    timers = service(None, clock, events=events)
     async with timers:
         timers.set(60, "pasta")
         timers.set(120, "sauce")
@@ -169,14 +144,14 @@ async def test_cancel_by_name_by_part_of_it_the_only_one_or_all() -> None:
 
 
 async def test_cancelling_the_ringing_timer_silences_it() -> None:
-    clock, ringer = FakeClock(), FakeRinger()
-    async with service(None, clock, ringer) as timers:
+    clock, posted = FakeClock(), Posted()
+    async with service(None, clock, posted) as timers:
         timers.set(10, "tea")
         clock.advance(10)
-        await until(lambda: ringer.rings >= 1)
+        timers.check()
         timers.cancel("tea")
         assert not timers.ringing
-        assert ringer.silenced == 1
+        assert posted == [TimersRinging(("tea",)), TimersQuiet()]
 
 
 async def test_limits_are_told_to_the_model() -> None:

@@ -9,7 +9,7 @@ from speaker.timers.service import TimerService
 from speaker.timers.tools import timer_tools
 from speaker.tools.base import ToolRegistry
 from speaker.tools.schema import check_function_tool, validate_arguments
-from tests.timers.support import FakeClock, FakeRinger, fast_settings
+from tests.timers.support import FakeClock, fast_settings
 
 
 def registry(timers: TimerService) -> ToolRegistry:
@@ -31,7 +31,7 @@ def test_the_tools_are_valid_realtime_function_tools() -> None:
 
 async def test_set_list_cancel() -> None:
     clock = FakeClock()
-    async with TimerService(fast_settings(), None, ringer=FakeRinger(), clock=clock) as timers:
+    async with TimerService(fast_settings(), None, clock=clock) as timers:
         reg = registry(timers)
         ok, out = await call(reg, "set_timer", minutes=1.5, name="eggs")
         assert ok and out["name"] == "eggs" and out["duration"] == "1 minute 30 seconds"
@@ -50,7 +50,7 @@ async def test_set_list_cancel() -> None:
 
 
 async def test_bad_arguments_come_back_as_errors_for_the_model() -> None:
-    async with TimerService(fast_settings(), None, ringer=FakeRinger(), clock=FakeClock()) as timers:
+    async with TimerService(fast_settings(), None, clock=FakeClock()) as timers:
         reg = registry(timers)
         ok, out = await call(reg, "set_timer")
         assert not ok and "duration" in out["error"]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from speaker.ha.persist import DeviceStore
+from speaker.device.store import DeviceStore
 
 
 class CostToday:

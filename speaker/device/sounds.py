@@ -12,7 +12,7 @@ Names (what the conversation core and the daemon ask for):
 ``error``       a conversation failed (service unreachable or refused, no reply)
 ``mute``        the microphone was muted
 ``unmute``      the microphone was unmuted
-``timer``       one ring of a finished timer (the timer service repeats it)
+``timer``       one ring of a finished timer (the core repeats it while a timer rings)
 ``preannounce`` the chime before an announcement
 ==============  ==============================================================================
 """

@@ -1,11 +1,9 @@
-"""A wake engine wrapper: which of the configured wake words are active (the Home Assistant select), and
-a hook that may take a detection for itself (a ringing timer is stopped by the wake word, and that
-detection does not open a conversation)."""
+"""A wake engine wrapper: which of the configured wake words are active (the Home Assistant select).
+What a detection means (a conversation, or stopping a ringing timer) is the core's decision."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from speaker.listen.events import WakeDetected
 from speaker.wake.base import WakeEngine
@@ -22,8 +20,6 @@ class WakeFilter:
         self.names: tuple[str, ...] = engine.names
         self.active: frozenset[str] | None = None
         """Display names that may fire; None = all."""
-        self.intercept: Callable[[WakeDetected], bool] | None = None
-        """Called with a detection first; True means it was handled and goes no further."""
 
     def select(self, names: frozenset[str] | None) -> None:
         self.active = None if names is None or set(self.names) <= names else names
@@ -35,8 +31,6 @@ class WakeFilter:
             return detections
         if self.active is not None:
             detections = [d for d in detections if d.model in self.active]
-        if detections and self.intercept is not None and self.intercept(detections[0]):
-            return []
         return detections
 
     def reset(self) -> None:

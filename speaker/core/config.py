@@ -1,0 +1,49 @@
+"""The core's settings: a plain frozen dataclass (no pydantic, no YAML), built by ``speaker.app`` from
+the validated Settings, so that importing the core loads no I/O module."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from speaker.realtime.events import Usage
+
+
+class Pricing(Protocol):
+    """What a reply and a transcription cost (USD). ``speaker.realtime.cost`` provides one."""
+
+    def turn(self, usage: Usage) -> float: ...
+
+    def transcription(self, seconds: float) -> float: ...
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    local_turns: bool = True
+    """Our VAD ends turns (commit + response.create); otherwise the server's turn detection does."""
+    server_silence_ms: int = 500
+    barge_in: str = "wake"
+    """wake | speech | off: what may interrupt a reply."""
+    follow_up_s: float = 5.0
+    idle_close_s: float = 5.0
+    echo_tail_s: float = 0.3
+    no_speech_timeout_s: float = 6.0
+    max_turn_s: float = 30.0
+    max_session_s: float = 55 * 60
+    response_timeout_s: float = 20.0
+    pad_ms: int = 300
+    """Audio kept before speech onset (and the wake word's pre-roll)."""
+    preroll_ms: int = 1000
+    """At most this much audio before the wake word goes up (``audio.preroll_ms``)."""
+    hold_ms: int = 600
+    tail_ms: int = 60
+    sound_s: Mapping[str, float] = field(default_factory=dict)
+    """Length of each feedback sound that is enabled (a missing name is silent)."""
+    thinking_after_s: float = 1.5
+    """A tool call running this long plays the thinking sound (then every ``thinking_repeat_s``)."""
+    thinking_repeat_s: float = 3.0
+    timer_pause_s: float = 1.5
+    """Silence between two rings of a finished timer."""
+    timer_max_ring_s: float = 120.0
+    pricing: Pricing | None = None
