@@ -37,7 +37,7 @@ SOUNDS = {"error": 0.1, "mute": 0.1, "unmute": 0.1}
 
 
 def cfg(**options: Any) -> CoreConfig:
-    return CoreConfig(sound_s=SOUNDS, **options)
+    return CoreConfig(**{"sound_s": SOUNDS, **options})
 
 
 @dataclass
@@ -66,10 +66,12 @@ class Driver:
         """Feed ``event``; like the runner, the sink's played position reaches the core first."""
         self.now += dt
         out: list[Any] = []
-        if not isinstance(event, (MicFrame, Tick)):
-            out += self.core.handle(Tick(self.sink.played_ms), self.now)
+        if isinstance(event, Tick):
+            event = Tick(self.sink.played_ms)
         elif isinstance(event, MicFrame):
             event = MicFrame(event.pcm, event.t, self.sink.played_ms)
+        else:
+            out += self.core.handle(Tick(self.sink.played_ms), self.now)
         out += self.core.handle(event, self.now)
         for action in out:
             if isinstance(action, A.Play):
