@@ -47,7 +47,7 @@ async def test_wake_word_said_into_the_microphone_is_detected(pulse: Pulse) -> N
     speech_start, speech_end = clip.speech[0]
     engine = build_wake_engine(WakeSettings(models=[WakeModelSettings(name="hey_jarvis", threshold=THRESHOLD)]),
                                Path.cwd())
-    frontend = FrontEnd(engine, SpeechSegmenter(VadSettings()), preroll_ms=1000)
+    frontend = FrontEnd(engine, SpeechSegmenter(VadSettings()))
     detections: list[tuple[float, WakeDetected]] = []
     captured = bytearray()
     try:
