@@ -49,6 +49,7 @@ class CoreBase:
         self.phase = Phase.IDLE
         self.muted = False
         self.disabled_reason: str | None = None
+        self._disabled_until = 0.0
         self._session = 0
         self._session_open = False
         self._stats: SessionStats | None = None

@@ -46,4 +46,6 @@ class CoreConfig:
     timer_pause_s: float = 1.5
     """Silence between two rings of a finished timer."""
     timer_max_ring_s: float = 120.0
+    fatal_retry_s: float = 600.0
+    """After a fatal refusal, the first wake word this long after it tries once more (never a loop)."""
     pricing: Pricing | None = None

@@ -138,7 +138,7 @@ class Conversation(ReplyHandling, TimeHandling):
             case Announce() | StartConversation():
                 if self.muted:
                     out.append(O.Problem("muted: request ignored"))
-                elif self.phase is Phase.DISABLED:
+                elif self.phase is Phase.DISABLED and not self._cooled_off(now, out):
                     out.append(O.Problem(f"conversation unavailable: {self.disabled_reason}"))
                 else:
                     self._requests.add(event)  # started as soon as the speaker is idle
@@ -210,7 +210,7 @@ class Conversation(ReplyHandling, TimeHandling):
             if self.phase in (Phase.IDLE, Phase.DISABLED):
                 self._clear_playback(out)
             return
-        if self.phase is Phase.DISABLED:
+        if self.phase is Phase.DISABLED and not self._cooled_off(now, out):
             self._sound(fb.ERROR, now, out)
             out.append(O.Problem(f"conversation unavailable: {self.disabled_reason}"))
             return
@@ -302,15 +302,27 @@ class Conversation(ReplyHandling, TimeHandling):
         out.append(O.Problem(str(err), code or None, fatal=not err.retryable))
         self._sound(fb.ERROR, now, out)
         if not err.retryable:
-            out.append(O.Note(f"Realtime endpoint refused us ({code or 'fatal'}): {err}; "
-                              "conversations are disabled until restart", "error"))
+            retry = self.cfg.fatal_retry_s
+            out.append(O.Note(f"Realtime endpoint refused us ({code or 'fatal'}): {err}; no reconnect loop: "
+                              f"the first wake word after {retry / 60:.0f} min tries once more", "error"))
             self._clear_playback(out)
             self._to_idle("refused", now, out)
             self.phase = Phase.DISABLED
             self.disabled_reason = str(err)
+            self._disabled_until = now + retry
             return
         out.append(O.Note(f"Realtime session {'dropped' if was_open else 'could not open'}: {err}", "warning"))
         self._to_idle("dropped" if was_open else "could not open", now, out)
+
+    def _cooled_off(self, now: float, out: list[Step]) -> bool:
+        """After a fatal refusal (bad key, no quota…) nothing loops; once ``fatal_retry_s`` has passed the
+        next wake word (or request) tries once more, so a fixed key is picked up without a restart."""
+        if now < self._disabled_until:
+            return False
+        out.append(O.Note(f"trying the Realtime endpoint again after it refused us ({self.disabled_reason})"))
+        self.phase = Phase.IDLE
+        self.disabled_reason = None
+        return True
 
     def _on_mute(self, muted: bool, now: float, out: list[Step]) -> None:
         if muted == self.muted:

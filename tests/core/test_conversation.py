@@ -366,6 +366,22 @@ def test_fatal_error_disables_without_reconnecting() -> None:
     assert sum(isinstance(a, A.OpenSession) for a in d.log) == 1
 
 
+def test_after_a_fatal_refusal_the_first_wake_after_the_cool_off_tries_once_more() -> None:
+    """A fixed key (or a topped-up account) is picked up without a restart, and nothing loops."""
+    d = Driver(cfg(fatal_retry_s=600))
+    d.mic(0.5)
+    d.feed(Wake("hey_jarvis", 0.9, d.t))
+    d.feed(SessionFailed(d.core.session, RealtimeError("invalid_api_key", code="invalid_api_key")))
+    for _ in range(10):  # ten minutes of ticks: no attempt by itself
+        d.feed(Tick(), 59.0)
+    assert sum(isinstance(a, A.OpenSession) for a in d.log) == 1
+    out = d.feed(Wake("hey_jarvis", 0.9, d.t), 11.0)
+    assert any(isinstance(a, A.OpenSession) for a in out)
+    d.feed(SessionFailed(d.core.session, RealtimeError("invalid_api_key", code="invalid_api_key")))
+    out = d.feed(Wake("hey_jarvis", 0.9, d.t), 5.0)  # still wrong: the next cool-off starts now
+    assert not any(isinstance(a, A.OpenSession) for a in out) and d.core.state == "error"
+
+
 def test_retryable_drop_returns_to_idle_and_next_wake_reconnects() -> None:
     d = Driver()
     d.wake_and_connect()
