@@ -515,7 +515,8 @@ class SoundSettings(Section):
     enabled: bool = True
     """Play this sound."""
     file: Path | None = None
-    """A 16-bit PCM WAV (any rate, mixed to mono) instead of the synthesized tone; relative to the config file."""
+    """A WAV (8/16/24/32-bit PCM or 32-bit float, any rate, mixed to mono) instead of the synthesized tone;
+    relative to the config file."""
     volume: int = Field(default=100, ge=0, le=100)
     """This sound's loudness in percent (on top of feedback.volume and the speaker volume)."""
 
