@@ -31,7 +31,7 @@ from typing import Any
 
 import referencing
 from jsonschema import Draft7Validator, Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import WEAK_MATCHES, ValidationError, best_match
 from jsonschema.protocols import Validator
 from referencing.jsonschema import DRAFT202012
 
@@ -141,11 +141,17 @@ def _messages(errors: list[ValidationError]) -> list[str]:
     for e in sorted((e for e in errors if e.validator in _FIRST), key=lambda e: _FIRST.index(str(e.validator))):
         first_at.setdefault(_site(e), e)  # type before const before enum: only the first that failed
     kept = [e for e in errors if first_at.get(_site(e), e) is e]
-    best = best_match(kept)  # may be an error inside an anyOf: then that anyOf comes first
+    best = best_match(kept, key=_relevance)  # may be an error inside an anyOf: then that anyOf comes first
     while best is not None and not any(best is k for k in kept):
         best = best.parent
     ordered = ([best] if best is not None else []) + [e for e in kept if e is not best]
     return [line for e in ordered for line in _explain(e)]
+
+
+def _relevance(error: ValidationError) -> tuple[int, bool]:
+    """jsonschema's idea of relevance (the shallowest error, an anyOf/oneOf last) without its
+    tie-break on the property name, so equally relevant problems keep the schema's order."""
+    return -len(error.path), error.validator not in WEAK_MATCHES
 
 
 def _site(error: ValidationError) -> tuple[Any, ...]:
