@@ -15,7 +15,7 @@ from typing import BinaryIO, Self
 from speaker.audio.blocking_io import STDIO, ThreadedWriter, is_stream_path
 from speaker.audio.format import REALTIME, AudioFormat
 from speaker.audio.gain import apply_gain_bytes, check_volume, volume_gain
-from speaker.audio.riff import wav_header
+from speaker.audio.wavfile import wav_header
 from speaker.errors import AudioDeviceError
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,7 @@ import numpy as np
 from speaker.audio.blocking_io import STDIO, ThreadedReader, is_stream_path, open_for_reading
 from speaker.audio.format import MIC, AudioFormat
 from speaker.audio.resample import StreamResampler
-from speaker.audio.riff import WavHeader, read_exact, read_wav_header, to_int16
-from speaker.audio.wavfile import WavFormatError
+from speaker.audio.wavfile import WavFormatError, WavHeader, read_exact, read_wav_header, to_int16
 from speaker.errors import AudioDeviceError
 
 log = logging.getLogger(__name__)

@@ -235,11 +235,6 @@ class RealtimeConnection:
         return self._audio_bytes / PCM24K_BYTES_PER_S
 
     @property
-    def pending_writes(self) -> int:
-        """Events queued but not yet written to the socket."""
-        return self._out.qsize()
-
-    @property
     def closed(self) -> bool:
         """True once the connection ended (our close, the server's, or a failure)."""
         return self._closing or self._end is not None

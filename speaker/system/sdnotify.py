@@ -16,18 +16,18 @@ Where the daemon should send what (see also the README in ``raspberrypi/``):
   missing USB microphone must not turn into a start timeout and a restart loop.
 - ``status(text)`` when what a user would want to see in ``systemctl status speaker`` changes
   ("listening for hey_jarvis", "waiting for audio device …", "in conversation"). Not per frame.
-- ``watchdog()`` every ``watchdog_interval()`` seconds, only while the pipeline is healthy
-  (see :func:`run_watchdog`): a stuck event loop or a dead capture then gets the service restarted.
+- ``watchdog()`` every ``watchdog_interval()`` seconds, only while the pipeline is healthy (the
+  daemon pings while microphone frames flow): a stuck event loop or a dead capture then gets the
+  service restarted.
 - ``stopping()`` as soon as a graceful stop begins (first SIGTERM).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 
 log = logging.getLogger(__name__)
@@ -134,11 +134,6 @@ class Notifier:
         """A graceful stop has begun (``STOPPING=1``)."""
         self.notify("STOPPING=1", *self._status_field(status))
 
-    def extend_timeout(self, seconds: float) -> None:
-        """Ask for more time for the current start or stop phase (``EXTEND_TIMEOUT_USEC``), e.g. while
-        a slow SD card loads the wake word model."""
-        self.notify(f"EXTEND_TIMEOUT_USEC={max(0, int(seconds * 1_000_000))}")
-
     def notify(self, *fields: str) -> bool:
         """Send ``KEY=value`` fields as one datagram. Returns whether it was sent; never raises."""
         if self._address is None or not fields:
@@ -177,26 +172,3 @@ class Notifier:
             return ()
         # the protocol is newline-separated: a newline in the text would start a bogus assignment
         return ("STATUS=" + " ".join(text.splitlines()),)
-
-
-async def run_watchdog(notifier: Notifier, healthy: Callable[[], bool] | None = None) -> None:
-    """Ping the systemd watchdog for as long as it runs (a task in the daemon's task group).
-
-    ``healthy`` is asked before every ping; while it returns False no ping is sent, so systemd
-    restarts a daemon whose pipeline is wedged (no audio frames for a long time, say) even though
-    its event loop still turns. Returns at once when there is no watchdog, so it can be started
-    unconditionally; cancel it to stop.
-    """
-    period = notifier.watchdog_interval()
-    if period is None:
-        return
-    was_healthy = True
-    while True:
-        ok = healthy() if healthy is not None else True
-        if ok:
-            notifier.watchdog()
-        elif was_healthy:
-            log.warning("pipeline unhealthy: not pinging the systemd watchdog (it will restart us "
-                        "after WatchdogSec if this persists)")
-        was_healthy = ok
-        await asyncio.sleep(period)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -58,6 +58,12 @@ def apply_scene(scene: Scene) -> str:
     """Apply a lighting scene (a nested model: its schema uses $defs and $ref)."""
     rooms = ", ".join(light.room for light in scene.lights)
     return f"scene {scene.name} ({scene.mood}) applied to {rooms}"
+
+
+@server.tool()
+def set_heating(room: str, target: Annotated[float, Field(ge=5, le=30)] | Literal["off"]) -> str:
+    """Set a room's thermostat to a temperature in °C, or "off" (a union: its schema uses anyOf)."""
+    return f"{room} heating {target}"
 
 
 @server.tool(name="lights.count")

@@ -15,6 +15,7 @@ from speaker.config.schema import McpSettings
 from speaker.errors import ToolError
 from speaker.mcp.bridge import BridgedTool, McpBridge
 from speaker.tools.base import Tool, ToolRegistry
+from speaker.tools.schema import validate_arguments
 from tests.helpers.ports import free_port
 from tests.mcp.support import HttpServer, bounded, eventually
 
@@ -35,7 +36,7 @@ async def test_tools_appear_as_functions_with_adapted_schemas(shared_http_server
         assert await bridge.wait_ready(10)
         tools = by_name(bridge)
     assert sorted(tools) == ["home__add", "home__apply_scene", "home__fail", "home__lights_count",
-                             "home__set_light", "home__slow", "home__whoami"]
+                             "home__set_heating", "home__set_light", "home__slow", "home__whoami"]
     assert changes and bridge.version >= 1
     light = tools["home__set_light"].spec
     assert light.description == "Switch a light in a room on or off."
@@ -95,6 +96,42 @@ async def test_errors_become_tool_errors_written_for_the_model(shared_http_serve
             await bounded(by_name(bridge)["home__set_light"].call({"room": "hall", "on": "maybe"}))
         ok = await bounded(registry.execute("home__add", '{"a": 40, "b": 2}'))
         assert ok.ok and json.loads(ok.output)["structured_content"] == {"result": 42}
+
+
+@pytest.mark.parametrize("tool, arguments, refusal", [
+    ("home__set_heating", {"room": "den", "target": 40}, "target must be between 5 and 30; you sent 40"),
+    ("home__set_heating", {"room": "den", "target": "warm"}, 'target must be "off"; you sent "warm"'),
+    ("home__set_heating", {"room": "den", "target": True}, "target must be a number or \"off\"; you sent true"),
+    ("home__apply_scene", {"scene": {"name": "eve", "lights": [{"room": "hall", "brightness": 120}]}},
+     "scene.lights[0].brightness must be between 0 and 100; you sent 120"),
+    ("home__apply_scene", {"scene": {"name": "eve", "lights": [{}], "mood": "wild"}},
+     "scene.lights[0].room is required but missing"),
+    ("home__apply_scene", {"scene": {"name": "eve", "lights": [], "mood": "wild"}},
+     'scene.mood must be one of "calm", "party"; you sent "wild"'),
+])
+async def test_bridged_anyof_and_ref_schemas_refuse_bad_arguments_before_the_server(
+        shared_http_server: HttpServer, tool: str, arguments: dict[str, Any], refusal: str) -> None:
+    async with McpBridge(bridged(shared_http_server.url)) as bridge:
+        assert await bridge.wait_ready(10)
+        registry = ToolRegistry(timeout_s=5, validate=validate_arguments)
+        registry.extend(bridge.tools())
+        refused = await bounded(registry.execute(tool, json.dumps(arguments)))
+        assert not refused.ok
+        error = json.loads(refused.output)["error"]
+        assert error.startswith("The arguments were refused: ") and refusal in error, error
+
+
+async def test_bridged_anyof_and_ref_schemas_accept_what_the_server_accepts(shared_http_server: HttpServer) -> None:
+    async with McpBridge(bridged(shared_http_server.url)) as bridge:
+        assert await bridge.wait_ready(10)
+        registry = ToolRegistry(timeout_s=5, validate=validate_arguments)
+        registry.extend(bridge.tools())
+        for target, said in ((21.5, "den heating 21.5"), ("off", "den heating off"), (5, "den heating 5.0")):
+            done = await bounded(registry.execute("home__set_heating", json.dumps({"room": "den", "target": target})))
+            assert done.ok and json.loads(done.output)["text"] == said, done.output
+        scene = {"name": "eve", "lights": [{"room": "hall"}, {"room": "den", "brightness": 20}], "mood": "party"}
+        done = await bounded(registry.execute("home__apply_scene", json.dumps({"scene": scene})))
+        assert done.ok and json.loads(done.output)["text"] == "scene eve (party) applied to hall, den"
 
 
 async def test_a_slow_call_times_out_with_the_server_timeout(shared_http_server: HttpServer) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import select
 import socket
 import tempfile
 import uuid
@@ -14,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from speaker.system.sdnotify import Notifier, run_watchdog
+from speaker.system.sdnotify import Notifier
 
 
 class Receiver:
@@ -27,15 +25,6 @@ class Receiver:
     def recv(self, timeout: float = 2.0) -> bytes:
         self.sock.settimeout(timeout)
         return self.sock.recv(4096)
-
-    def pending(self, wait: float = 0.0) -> list[bytes]:
-        """Everything that has arrived, waiting at most ``wait`` seconds for the first datagram."""
-        out: list[bytes] = []
-        readable, _, _ = select.select([self.sock], [], [], wait)
-        while readable:
-            out.append(self.sock.recv(4096))
-            readable, _, _ = select.select([self.sock], [], [], 0)
-        return out
 
     def close(self) -> None:
         self.sock.close()
@@ -80,8 +69,6 @@ def test_status_travels_with_ready_and_stopping_and_stays_one_line(receiver: Rec
         assert receiver.recv() == b"STATUS=device lost READY=1"
         notifier.stopping("closing the session")
         assert receiver.recv() == b"STOPPING=1\nSTATUS=closing the session"
-        notifier.extend_timeout(2.5)
-        assert receiver.recv() == b"EXTEND_TIMEOUT_USEC=2500000"
 
 
 def test_abstract_namespace_socket() -> None:
@@ -157,35 +144,3 @@ def test_unset_environment_keeps_children_from_inheriting(monkeypatch: pytest.Mo
     notifier.ready()
     assert receiver.recv() == b"READY=1"
     notifier.close()
-
-
-async def test_run_watchdog_pings_at_half_the_timeout(receiver: Receiver, socket_path: Path) -> None:
-    # WatchdogSec=80ms -> a ping every 40 ms
-    notifier = Notifier.from_environ({"NOTIFY_SOCKET": str(socket_path), "WATCHDOG_USEC": "80000"})
-    task = asyncio.create_task(run_watchdog(notifier), name="watchdog")
-    await asyncio.sleep(0.3)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(task, 1)
-    pings = receiver.pending()
-    assert set(pings) == {b"WATCHDOG=1"}
-    assert 3 <= len(pings) <= 9, pings
-
-
-async def test_run_watchdog_stays_silent_while_unhealthy(receiver: Receiver, socket_path: Path,
-                                                         caplog: pytest.LogCaptureFixture) -> None:
-    notifier = Notifier.from_environ({"NOTIFY_SOCKET": str(socket_path), "WATCHDOG_USEC": "40000"})
-    healthy = False
-    task = asyncio.create_task(run_watchdog(notifier, healthy=lambda: healthy), name="watchdog")
-    await asyncio.sleep(0.15)
-    assert receiver.pending() == [], "a wedged pipeline must not be kept alive"
-    healthy = True
-    assert (await asyncio.to_thread(receiver.pending, 1.0))[:1] == [b"WATCHDOG=1"]
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(task, 1)
-    assert sum("not pinging the systemd watchdog" in r.getMessage() for r in caplog.records) == 1
-
-
-async def test_run_watchdog_returns_at_once_without_a_watchdog() -> None:
-    await asyncio.wait_for(run_watchdog(Notifier.from_environ({})), 1)

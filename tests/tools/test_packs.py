@@ -149,6 +149,11 @@ def test_inventory_errors(tmp_path: Path) -> None:
      "give exactly one of 'read: retained' or 'confirm'"),
     ("- name: bad name\n  description: d\n  action: {topic: a}\n", 12, "tools[0].name: String should match"),
     ("- name: x\n  description: d\n  action: {topic: a, qos: 2}\n", 14, "tools[0].action.qos"),
+    # a parameter schema the validator could not use is refused when the pack loads, at its line
+    ("- name: x\n  description: d\n  parameters: {b: {type: string, pattern: '('}}\n  action: {topic: a}\n",
+     14, "tools[0].parameters.b: pattern is not a valid regular expression"),
+    ("- name: x\n  description: d\n  parameters: {b: {type: strng}}\n  action: {topic: a}\n",
+     14, "tools[0].parameters.b.type: Input should be 'string', 'integer', 'number', 'boolean' or 'device'"),
 ])
 def test_schema_errors_point_at_the_line(tmp_path: Path, body: str, line: int, expected: str) -> None:
     path = write(tmp_path, textwrap.indent(body, "  "))

@@ -1,5 +1,5 @@
-"""The argument validator (messages written for the model), Realtime tool checks, and the registry
-refusing bad arguments before a tool runs."""
+"""The argument validator (jsonschema, messages written for the model), Realtime tool checks, and the
+registry refusing bad arguments before a tool runs."""
 
 from __future__ import annotations
 
@@ -57,14 +57,16 @@ def test_valid_arguments_pass_and_integral_floats_count_as_integers() -> None:
                                       "temperature": 21, "hex": "#ff8800", "fast": False}) == []
 
 
-def test_nested_arrays_type_lists_and_unknown_keywords() -> None:
+def test_nested_arrays_type_lists_and_combinators() -> None:
     schema = {"type": "object", "properties": {
         "items": {"type": "array", "maxItems": 2, "items": {"type": "object", "properties": {
             "n": {"type": "integer", "maximum": 3}}, "required": ["n"]}},
         "maybe": {"type": ["string", "null"]},
-        "either": {"anyOf": [{"type": "string"}, {"type": "integer"}]},  # not ours to judge: ignored
+        "either": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+        "unknown": {"x-widget": "slider"},  # keywords JSON Schema does not define are ignored
     }}
-    assert validate_arguments(schema, {"items": [{"n": 1}], "maybe": None, "either": 1.5}) == []
+    assert validate_arguments(schema, {"items": [{"n": 1}], "maybe": None, "either": 2, "unknown": 7}) == []
+    assert validate_arguments(schema, {"either": 1.5}) == ["either must be a string or an integer; you sent 1.5"]
     problems = validate_arguments(schema, {"items": [{"n": 5}, {}], "maybe": 3})
     assert "items[0].n must be at most 3; you sent 5" in problems
     assert "items[1].n is required but missing" in problems
@@ -116,3 +118,70 @@ def test_logged_arguments_mask_secrets_clip_and_stay_on_one_line() -> None:
     assert len(loggable_arguments(json.dumps({"text": "x" * 10_000}))) <= 300
     raw = loggable_arguments('not json\n{"password": "hunter2"')
     assert "\n" not in raw and raw.startswith("<not JSON>")
+
+
+TREE = {
+    "type": "object",
+    "$defs": {"Node": {"type": "object", "properties": {
+        "value": {"type": "integer"}, "child": {"$ref": "#/$defs/Node"}}, "additionalProperties": False}},
+    "properties": {
+        "tree": {"$ref": "#/$defs/Node"},
+        "remote": {"$ref": "https://example.com/schema.json"},
+        "maybe": {"anyOf": [{"type": "string", "maxLength": 3}, {"type": "null"}]},
+        "count": {"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 100}]},
+        "word": {"anyOf": [{"type": "string", "maxLength": 3}, {"type": "string", "pattern": "^a"}]},
+        "never": {"not": {}},
+    },
+}
+
+
+@pytest.mark.parametrize("arguments, expected", [
+    ({"tree": {"child": {"child": {"value": "x"}}}}, ['tree.child.child.value must be an integer; you sent "x"']),
+    ({"tree": {"child": {"colour": 1}}},
+     ['"colour" in tree.child is not an accepted argument (accepted: value, child)']),
+    ({"maybe": "abcdef"}, ["maybe must be at most 3 characters; you sent 6 characters"]),
+    ({"maybe": 5}, ["maybe must be a string or null; you sent 5"]),
+    ({"count": 150}, ["count fits more than one of its allowed forms; make it fit exactly one; you sent 150"]),
+    ({"count": 2.5}, ["count must be at least 100; you sent 2.5"]),
+    ({"word": "bcdef"}, ["word fits none of its allowed forms: (1) word must be at most 3 characters; you sent 5 "
+                         'characters (2) word must match the pattern ^a; you sent "bcdef"']),
+    ({"never": 1}, ["never is not accepted"]),
+])
+def test_refs_and_combinators_are_honoured(arguments: dict[str, Any], expected: list[str]) -> None:
+    assert validate_arguments(TREE, arguments) == expected
+
+
+def test_valid_arguments_under_refs_and_combinators_pass_and_nothing_is_fetched(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a $ref made the validator fetch a URL")
+
+    monkeypatch.setattr("urllib.request.urlopen", no_network)
+    ok = {"tree": {"value": 1, "child": {"child": {}}}, "remote": {"anything": [1]}, "maybe": None, "count": 3,
+          "word": "abcdef"}
+    assert validate_arguments(TREE, ok) == []
+
+
+def test_the_best_match_comes_first_and_a_failed_type_says_it_alone() -> None:
+    # the missing argument is the shallowest problem; the wrong type hides the enum and the length
+    schema = {"type": "object", "required": ["device"], "properties": {
+        "a": {"enum": ["x", "y"], "maxLength": 1, "type": "string"}, "device": {"type": "string"}}}
+    assert validate_arguments(schema, {"a": 7}) == ["device is required but missing",
+                                                    "a must be a string; you sent 7"]
+
+
+def test_a_schema_that_is_not_json_schema_is_not_used_and_never_raises(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="speaker.tools.schema")
+    broken = {"type": "object", "properties": {"a": {"type": "strng"}}}
+    assert validate_arguments(broken, {"a": 1}) == []
+    assert "not valid JSON Schema" in caplog.text and "parameters.properties.a.type" in caplog.text
+    dangling = {"type": "object", "properties": {"a": {"$ref": "#/$defs/Missing"}}}
+    assert validate_arguments(dangling, {"a": 1}) == []
+    assert "cannot check tool arguments" in caplog.text
+
+
+def test_draft_07_tuple_items_from_an_older_server_are_understood() -> None:
+    schema = {"type": "object", "properties": {"pair": {"type": "array", "items": [{"type": "string"},
+                                                                                  {"type": "integer"}]}}}
+    assert validate_arguments(schema, {"pair": ["a", 1]}) == []
+    assert validate_arguments(schema, {"pair": ["a", "b"]}) == ['pair[1] must be an integer; you sent "b"']
