@@ -1,18 +1,25 @@
 """raspberrypi/install.sh: lint, dry runs that touch nothing, and a full run against stub system commands.
 
-Every run uses a fake layout in tmp_path (SPEAKER_PREFIX/ETC/STATE/UNIT_DIR) and puts stub versions of
-the commands that change the system (apt-get, useradd, systemctl, ...) first on PATH; each stub only
-records its arguments. So even a broken script cannot touch the machine running the tests.
+Every run uses a fake layout (SPEAKER_PREFIX/ETC/STATE/UNIT_DIR) and puts stub versions of the commands
+that change the system (apt-get, useradd, systemctl, ...) first on PATH; each stub only records its
+arguments. So even a broken script cannot touch the machine running the tests.
+
+The script runs from a copy of the checkout in a directory every user can enter: some runs switch to an
+unprivileged user, and the clone itself may sit below a directory only its owner can enter (a home
+directory, a mode-0700 temp dir), where that user would get "Permission denied".
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
 import stat
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +64,7 @@ class Layout:
     base: Path
     env: dict[str, str]
     log: Path
+    script: Path
 
     @property
     def prefix(self) -> Path:
@@ -78,7 +86,7 @@ class Layout:
         return self.log.read_text().splitlines() if self.log.exists() else []
 
     def run(self, *args: str, user: int | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        cmd = [str(SCRIPT), *args]
+        cmd = [str(self.script), *args]
         if user is not None:
             cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
         return subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
@@ -89,9 +97,68 @@ def _write_exe(path: Path, text: str) -> None:
     path.chmod(0o755)
 
 
+def _enterable_by_everyone(path: Path) -> bool:
+    return all(p.stat().st_mode & stat.S_IXOTH for p in (path, *path.parents))
+
+
+@functools.cache
+def _public_python() -> str:
+    """A Python >= 3.11 every user can run (the test's own venv may sit below /root or a 0700 home)."""
+    for candidate in (sys.executable, shutil.which("python3"), "/usr/bin/python3"):
+        if not candidate:
+            continue
+        real = Path(os.path.realpath(candidate))
+        if real.is_file() and real.stat().st_mode & stat.S_IXOTH and _enterable_by_everyone(real.parent):
+            ok = subprocess.run([str(real), "-c", "import sys; sys.exit(sys.version_info < (3, 11))"],
+                                check=False, capture_output=True).returncode == 0
+            if ok:
+                return str(real)
+    return sys.executable  # none found: the normal-user runs will say "Permission denied"
+
+
+@pytest.fixture(scope="session")
+def public_dir() -> Iterator[Path]:
+    """A fresh directory that every user can enter (and so read what is below it)."""
+    for base in (Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp"), Path("/dev/shm")):
+        if base.is_dir() and os.access(base, os.W_OK) and _enterable_by_everyone(base):
+            break
+    else:
+        pytest.skip("no writable directory here that every user can enter")
+    path = Path(tempfile.mkdtemp(prefix="speaker-install-test-", dir=base))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def checkout(public_dir: Path) -> Path:
+    """What install.sh reads from the checkout, copied below public_dir and readable by all."""
+    dst = public_dir / "checkout"
+    dst.mkdir()
+    for name in ("pyproject.toml", "README.md", "speaker", "emulator", "config", "tools", "raspberrypi"):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dst / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif src.is_file():
+            shutil.copy2(src, dst / name)
+    for path in (dst, *dst.rglob("*")):  # a clone made under umask 077 is readable by its owner only
+        mode = path.stat().st_mode
+        path.chmod(mode | stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+                   | ((stat.S_IXGRP | stat.S_IXOTH) if path.is_dir() or mode & stat.S_IXUSR else 0))
+    return dst
+
+
 @pytest.fixture
-def layout(tmp_path: Path) -> Layout:
-    tmp_path.chmod(0o755)  # the non-root dry run must be able to read the script's view of it
+def layout(public_dir: Path, checkout: Path) -> Iterator[Layout]:
+    base = Path(tempfile.mkdtemp(prefix="layout-", dir=public_dir))
+    base.chmod(0o755)  # a normal user's run must find the stubs (and so never reach a real command)
+    try:
+        yield _make_layout(base, checkout)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _make_layout(tmp_path: Path, checkout: Path) -> Layout:
     stubs = tmp_path / "stubs"
     stubs.mkdir()
     for name in MUTATING:
@@ -103,14 +170,16 @@ def layout(tmp_path: Path) -> Layout:
         "HOME": str(tmp_path),
         "LANG": "C.UTF-8",
         "STUB_LOG": str(log),
-        "REAL_PYTHON": sys.executable,
+        "REAL_PYTHON": _public_python(),
         "SPEAKER_PREFIX": str(tmp_path / "opt"),
         "SPEAKER_ETC": str(tmp_path / "etc"),
         "SPEAKER_STATE": str(tmp_path / "state"),
         "SPEAKER_UNIT_DIR": str(tmp_path / "units"),
         "SPEAKER_PYTHON": str(stubs / "python3-stub"),
     }
-    return Layout(tmp_path, env, log)
+    log.touch(0o666)  # a stub run by a normal user can log too
+    log.chmod(0o666)
+    return Layout(tmp_path, env, log, checkout / "raspberrypi" / "install.sh")
 
 
 def _tree(base: Path) -> set[str]:
