@@ -49,13 +49,40 @@ if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then
   for last; do :; done
   mkdir -p "$last/bin"
   printf '#!/bin/sh\\nexec %s "$@"\\n' "$REAL_PYTHON" > "$last/bin/python"
-  printf '#!/bin/sh\\nprintf "%%s\\\\n" "venv-pip $*" >> "$STUB_LOG"\\n' > "$last/bin/pip"
-  printf '#!/bin/sh\\nprintf "%%s\\\\n" "speaker $* key=${OPENAI_API_KEY:-unset}" >> "$STUB_LOG"\\n\
-echo "speaker check: pretending"\\nexit "${CHECK_RC:-0}"\\n' > "$last/bin/speaker"
+  cp "$(dirname "$0")/venv-pip" "$last/bin/pip"
+  cp "$(dirname "$0")/venv-speaker" "$last/bin/speaker"
   chmod +x "$last/bin/python" "$last/bin/pip" "$last/bin/speaker"
   exit 0
 fi
 exec "$REAL_PYTHON" "$@"
+"""
+
+# pip in the fake venv. PIP_FAIL=network: fails as pip does without a network (no build step);
+# PIP_FAIL=compile: the first run fails compiling a C extension, the next one works.
+VENV_PIP = """#!/bin/sh
+printf '%s\\n' "venv-pip $*" >> "$STUB_LOG"
+case "${PIP_FAIL:-}" in
+  network)
+    echo "WARNING: Retrying (Retry(total=0)) after connection broken by 'NewConnectionError': /simple/numpy/"
+    echo "ERROR: Could not find a version that satisfies the requirement numpy<3,>=1.26 (from room-speaker)"
+    echo "ERROR: No matching distribution found for numpy<3,>=1.26" >&2
+    exit 1 ;;
+  compile)
+    if [ ! -e "$STUB_LOG.compiled" ]; then
+      touch "$STUB_LOG.compiled"
+      echo "  Building wheel for webrtcvad-wheels (pyproject.toml): finished with status 'error'"
+      echo "  error: command 'aarch64-linux-gnu-gcc' failed: No such file or directory" >&2
+      echo "ERROR: Failed to build installable wheels for some pyproject.toml based projects (webrtcvad-wheels)"
+      exit 1
+    fi ;;
+esac
+exit 0
+"""
+
+VENV_SPEAKER = """#!/bin/sh
+printf '%s\\n' "speaker $* key=${OPENAI_API_KEY:-unset}" >> "$STUB_LOG"
+echo "speaker check: pretending"
+exit "${CHECK_RC:-0}"
 """
 
 
@@ -164,6 +191,8 @@ def _make_layout(tmp_path: Path, checkout: Path) -> Layout:
     for name in MUTATING:
         _write_exe(stubs / name, RUNUSER_STUB if name == "runuser" else STUB)
     _write_exe(stubs / "python3-stub", PYTHON_STUB)
+    _write_exe(stubs / "venv-pip", VENV_PIP)
+    _write_exe(stubs / "venv-speaker", VENV_SPEAKER)
     log = tmp_path / "calls.log"
     env = {
         "PATH": f"{stubs}:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -410,3 +439,89 @@ def test_install_upgrade_uninstall_keep_the_users_files(layout: Layout) -> None:
     result = layout.run("--uninstall", "--purge")
     assert result.returncode == 0, result.stdout + result.stderr
     assert not layout.etc.exists() and not layout.state.exists()
+
+
+# ------------------------------------------------------------------ no systemd, pip failures, --with-demo
+
+
+def _stub(layout: Layout, name: str, text: str) -> None:
+    _write_exe(Path(layout.env["PATH"].split(":")[0]) / name, text)
+
+
+@pytest.mark.usefixtures("as_root")
+def test_without_systemd_it_says_what_was_not_done(layout: Layout) -> None:
+    if Path("/run/systemd/system").exists():
+        pytest.skip("systemd runs on this machine: the no-systemd path cannot be taken here")
+    result = layout.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = layout.calls()
+    assert not any(c.startswith("systemctl") for c in calls), calls
+    assert (layout.units / "speaker.service").exists()  # the files are installed all the same
+    assert "systemd is not running on this machine" in result.stderr
+    assert "NOT enabled" in result.stderr and "NOT started" in result.stderr
+    assert "sudo systemctl daemon-reload && sudo systemctl enable --now speaker" in result.stderr
+    assert "Start the service with" not in result.stdout
+
+
+@pytest.mark.usefixtures("as_root")
+def test_a_systemctl_that_cannot_reach_systemd_is_explained(layout: Layout) -> None:
+    layout.env["SPEAKER_ASSUME_SYSTEMD"] = "1"  # /run/systemd/system "exists"; systemctl cannot connect
+    _stub(layout, "systemctl", STUB + "echo 'Failed to connect to bus: No such file or directory' >&2\nexit 1\n")
+    result = layout.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert layout.calls().count("systemctl show-environment") == 1
+    assert not any(c.startswith("systemctl enable") for c in layout.calls())
+    assert "systemctl cannot talk to systemd (it says: Failed to connect to bus: No such file or directory)" \
+        in result.stderr
+    assert "NOT enabled" in result.stderr and "NOT started" in result.stderr
+
+
+@pytest.mark.usefixtures("as_root")
+def test_a_pip_failure_without_a_build_step_installs_no_compilers(layout: Layout) -> None:
+    _stub(layout, "dpkg-query", "#!/bin/sh\nexit 1\n")  # nothing installed: compilers would be "missing"
+    layout.env["PIP_FAIL"] = "network"
+    result = layout.run()
+    assert result.returncode == 1
+    calls = layout.calls()
+    assert [c for c in calls if c.startswith("venv-pip install")] != []
+    assert not any("build-essential" in c or "python3-dev" in c for c in calls), calls
+    assert len([c for c in calls if c.startswith("venv-pip install")]) == 1  # the same failure, not retried
+    assert "No matching distribution found for numpy" in result.stderr  # pip's own error, repeated last
+    assert "nothing had to be compiled" in result.stderr
+    assert "run this again:  sudo" in result.stderr
+
+
+@pytest.mark.usefixtures("as_root")
+def test_a_pip_failure_compiling_an_extension_installs_compilers_and_retries(layout: Layout) -> None:
+    _stub(layout, "dpkg-query", "#!/bin/sh\nexit 1\n")
+    layout.env["PIP_FAIL"] = "compile"
+    result = layout.run("--no-start")
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = layout.calls()
+    pips = [i for i, c in enumerate(calls) if c.startswith("venv-pip install")]
+    compilers = [i for i, c in enumerate(calls)
+                 if c.startswith("apt-get install") and c.endswith("python3-dev build-essential")]
+    assert len(pips) == 2 and len(compilers) == 1 and pips[0] < compilers[0] < pips[1], calls
+    assert "pip had to compile a dependency" in result.stderr
+
+
+def _source_with(tmp_path: Path, checkout: Path, *, emulator: bool) -> Path:
+    src = tmp_path / ("with-emulator" if emulator else "without-emulator")
+    shutil.copytree(checkout, src, ignore=shutil.ignore_patterns("emulator"))
+    if emulator:
+        (src / "emulator").mkdir()
+        (src / "emulator" / "pyproject.toml").write_text('[project]\nname = "room-speaker-emulator"\n')
+    return src
+
+
+def test_with_demo_installs_the_emulator_distribution_too(layout: Layout, checkout: Path, tmp_path: Path) -> None:
+    src = _source_with(tmp_path, checkout, emulator=True)
+    out = layout.run("--dry-run", "--with-demo", "--source", str(src)).stdout
+    pip = next(line for line in out.splitlines() if "venv/bin/pip install" in line)
+    assert pip.endswith("/tmp/speaker-install.XXXXXX /tmp/speaker-install.XXXXXX/emulator"), pip
+    plain = layout.run("--dry-run", "--source", str(src)).stdout
+    assert "/emulator" not in next(line for line in plain.splitlines() if "venv/bin/pip install" in line)
+
+    missing = layout.run("--dry-run", "--with-demo", "--source", str(_source_with(tmp_path, checkout, emulator=False)))
+    assert missing.returncode == 1
+    assert "has no emulator/ folder (room-speaker-emulator)" in missing.stderr
