@@ -525,3 +525,24 @@ def test_with_demo_installs_the_emulator_distribution_too(layout: Layout, checko
     missing = layout.run("--dry-run", "--with-demo", "--source", str(_source_with(tmp_path, checkout, emulator=False)))
     assert missing.returncode == 1
     assert "has no emulator/ folder (room-speaker-emulator)" in missing.stderr
+
+
+# ------------------------------------------------------------------ Python 3.13 (trixie)
+
+
+def test_installs_imports_and_detects_under_python_3_13(checkout: Path, tmp_path: Path) -> None:
+    python = shutil.which("python3.13")
+    if python is None:
+        pytest.skip("no python3.13 on this machine (Debian 12 has none); `sudo raspberrypi/check-trixie.sh` "
+                    "checks Python 3.13 in a Debian 13 chroot")
+    venv = tmp_path / "venv313"
+    subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=120)
+    src = tmp_path / "src"
+    shutil.copytree(checkout, src)  # pip writes build files into the tree it installs
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(src)],
+                         capture_output=True, text=True, timeout=900, check=False)
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+    wake = subprocess.run([str(venv / "bin" / "speaker"), "wake-test", str(src / "speaker/assets/demo_input.wav")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert wake.returncode == 0, wake.stderr
+    assert '"model": "hey_jarvis"' in wake.stdout
