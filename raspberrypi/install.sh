@@ -362,7 +362,7 @@ case "$PIWHEELS" in
     # piwheels builds wheels for 32-bit Raspberry Pi OS only (it has no aarch64 builds); on 64-bit,
     # PyPI's manylinux aarch64 wheels cover every dependency, and an extra index would only slow pip
     case "$ARCH" in
-      armv6l|armv7l) is_raspberry_pi_os && pip_index=(--extra-index-url https://www.piwheels.org/simple) ;;
+      armv6l|armv7l) if is_raspberry_pi_os; then pip_index=(--extra-index-url https://www.piwheels.org/simple); fi ;;
     esac ;;
   *) die "SPEAKER_PIWHEELS must be auto, yes or no (got '$PIWHEELS')" ;;
 esac
