@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Install, upgrade or remove the room speaker as a systemd service on Raspberry Pi OS (bookworm, 64-bit)
-# or Debian 12. Safe to re-run: an upgrade is the same command. See raspberrypi/README.md.
+# Install, upgrade or remove the room speaker as a systemd service on Raspberry Pi OS (64-bit; trixie,
+# and bookworm too) or Debian 13/12. Safe to re-run: an upgrade is the same command. See raspberrypi/README.md.
 #
 #   sudo raspberrypi/install.sh                 install or upgrade from this checkout, start the service
 #   sudo raspberrypi/install.sh --no-start      ... but do not (re)start it
+#   sudo raspberrypi/install.sh --with-demo     ... and the Realtime emulator, so `speaker demo` works
 #   raspberrypi/install.sh --dry-run            print every action, change nothing (no root needed)
 #   sudo raspberrypi/install.sh --uninstall     stop and remove service, venv and user; keep config and state
 #   sudo raspberrypi/install.sh --uninstall --purge    ... and delete /etc/speaker and /var/lib/speaker too
@@ -42,16 +43,19 @@ DRY_RUN=0
 UNINSTALL=0
 PURGE=0
 NO_START=0
+WITH_DEMO=0
 
 usage() {
   cat <<EOF
-usage: install.sh [--dry-run] [--no-start] [--source DIR]
+usage: install.sh [--dry-run] [--no-start] [--with-demo] [--source DIR]
        install.sh --uninstall [--purge] [--dry-run]
 
 Install or upgrade the room speaker daemon as the systemd service '$UNIT'.
 
   --dry-run      print every action it would take; change nothing (works without root)
   --no-start     install and enable the service, but do not start or restart it
+  --with-demo    also install the Realtime emulator (room-speaker-emulator, from emulator/), which
+                 \`speaker demo\` needs; the daemon itself does not
   --source DIR   the checkout to install from (default: $SOURCE)
   --uninstall    stop and disable the service; remove the unit, the virtualenv and the user
   --purge        with --uninstall: also delete $ETC (config, secrets) and $STATE (timers, volume)
@@ -71,6 +75,7 @@ while [ $# -gt 0 ]; do
     --uninstall) UNINSTALL=1 ;;
     --purge) PURGE=1 ;;
     --no-start) NO_START=1 ;;
+    --with-demo) WITH_DEMO=1 ;;
     --source)
       if [ $# -lt 2 ] || [ -z "$2" ]; then die_usage "--source needs a directory"; fi
       SOURCE=$2
@@ -88,6 +93,9 @@ if [ "$PURGE" = 1 ] && [ "$UNINSTALL" = 0 ]; then
 fi
 if [ "$UNINSTALL" = 1 ] && [ "$NO_START" = 1 ]; then
   die_usage "--no-start does not apply to --uninstall"
+fi
+if [ "$UNINSTALL" = 1 ] && [ "$WITH_DEMO" = 1 ]; then
+  die_usage "--with-demo does not apply to --uninstall"
 fi
 
 # ------------------------------------------------------------------ output and actions
@@ -144,8 +152,30 @@ copy_if_absent() {
   write_file "$mode" "$owner" "$dst" <"$src"
 }
 
-systemd_running() {
-  [ "${SPEAKER_ASSUME_SYSTEMD:-}" = 1 ] || [ -d /run/systemd/system ]
+# Why the service cannot be enabled or started on this machine; empty when it can. A dry run only
+# looks for systemd; a real run also asks systemctl, which can exist without a systemd to talk to
+# (a container, a chroot, an image being prepared).
+SYSTEMD_PROBLEM=""
+detect_systemd() {
+  local out pid1
+  if [ "${SPEAKER_ASSUME_SYSTEMD:-}" != 1 ] && [ ! -d /run/systemd/system ]; then
+    pid1=$(cat /proc/1/comm 2>/dev/null || echo unknown)
+    SYSTEMD_PROBLEM="systemd is not running on this machine (PID 1 is '$pid1'; a container or a chroot?)"
+  elif [ "$DRY_RUN" = 1 ]; then
+    :
+  elif ! command -v systemctl >/dev/null 2>&1; then
+    SYSTEMD_PROBLEM="systemctl is not installed"
+  elif ! out=$(systemctl show-environment 2>&1 >/dev/null); then
+    SYSTEMD_PROBLEM="systemctl cannot talk to systemd (it says: ${out%%$'\n'*})"
+  fi
+}
+
+# systemctl ARGS: like run, but a failure is reported (and remembered) instead of ending the script
+systemctl_step() {
+  if run systemctl "$@"; then return 0; fi
+  SYSTEMD_PROBLEM=${SYSTEMD_PROBLEM:-"'systemctl $*' failed (its message is above)"}
+  warn "'systemctl $*' failed (see its message above)"
+  return 1
 }
 
 check_path() {  # refuse odd values before they reach sed or rm
@@ -182,16 +212,17 @@ fi
 uninstall() {
   step "Stopping and removing the service"
   local systemd=0
-  if systemd_running; then
+  detect_systemd
+  if [ -z "$SYSTEMD_PROBLEM" ]; then
     systemd=1
   elif [ "$DRY_RUN" = 1 ]; then
     systemd=1
     info "(systemd is not running here; on the Pi a real run would do this:)"
   else
-    info "systemd is not running here: nothing to stop"
+    info "$SYSTEMD_PROBLEM: nothing to stop or disable"
   fi
   if [ "$systemd" = 1 ] && [ -e "$UNIT_DIR/$UNIT" ]; then
-    run systemctl disable --now "$UNIT"
+    systemctl_step disable --now "$UNIT" || systemd=0
   fi
   if [ -e "$UNIT_DIR/$UNIT" ]; then
     run rm -f -- "$UNIT_DIR/$UNIT"
@@ -202,7 +233,7 @@ uninstall() {
     info "kept your drop-ins in $UNIT_DIR/$UNIT.d (remove them yourself if you no longer want them)"
   fi
   if [ "$systemd" = 1 ]; then
-    run systemctl daemon-reload
+    systemctl_step daemon-reload || true
     run systemctl reset-failed "$UNIT" || true
   fi
 
@@ -264,7 +295,7 @@ case "$ARCH" in
 esac
 if command -v "$PYTHON" >/dev/null 2>&1; then
   if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-    die "Python 3.11 or newer is needed ($("$PYTHON" --version 2>&1) found): use Raspberry Pi OS bookworm or newer"
+    die "Python 3.11 or newer is needed ($("$PYTHON" --version 2>&1) found): use Raspberry Pi OS trixie (or bookworm)"
   fi
   info "$("$PYTHON" --version 2>&1)"
 elif [ "$DRY_RUN" = 1 ]; then
@@ -272,8 +303,9 @@ elif [ "$DRY_RUN" = 1 ]; then
 else
   info "$PYTHON not found yet: it comes with the Debian packages below"
 fi
-if ! systemd_running && [ "$DRY_RUN" = 0 ]; then
-  warn "systemd is not running here: files are installed, but the service cannot be enabled or started"
+detect_systemd
+if [ -n "$SYSTEMD_PROBLEM" ] && [ "$DRY_RUN" = 0 ]; then
+  warn "$SYSTEMD_PROBLEM: files are installed, but the service cannot be enabled or started"
 fi
 
 # --- Debian packages
@@ -330,7 +362,7 @@ case "$PIWHEELS" in
     # piwheels builds wheels for 32-bit Raspberry Pi OS only (it has no aarch64 builds); on 64-bit,
     # PyPI's manylinux aarch64 wheels cover every dependency, and an extra index would only slow pip
     case "$ARCH" in
-      armv6l|armv7l) is_raspberry_pi_os && pip_index=(--extra-index-url https://www.piwheels.org/simple) ;;
+      armv6l|armv7l) if is_raspberry_pi_os; then pip_index=(--extra-index-url https://www.piwheels.org/simple); fi ;;
     esac ;;
   *) die "SPEAKER_PIWHEELS must be auto, yes or no (got '$PIWHEELS')" ;;
 esac
@@ -339,7 +371,8 @@ if [ "${#pip_index[@]}" -gt 0 ]; then info "using piwheels.org as an extra packa
 # Build from a copy: pip/setuptools write build/ and *.egg-info into the tree they build, and the
 # checkout usually belongs to a normal user, not root.
 staging=""
-cleanup() { if [ -n "$staging" ]; then rm -rf -- "$staging"; fi; }
+pip_log=""
+cleanup() { if [ -n "$staging" ]; then rm -rf -- "$staging"; fi; if [ -n "$pip_log" ]; then rm -f -- "$pip_log"; fi; }
 trap cleanup EXIT
 if [ "$DRY_RUN" = 1 ]; then
   info "would copy $SOURCE (without .git, .venv, tests, caches) to a temporary directory, and there:"
@@ -352,17 +385,43 @@ else
     --exclude=.ruff_cache --exclude=.pytest_cache -cf - . | tar -C "$staging" -xf -
   pkg_dir=$staging
 fi
-pip_install=("$VENV/bin/pip" install --disable-pip-version-check --upgrade "${pip_index[@]}" "$pkg_dir")
+packages_to_install=("$pkg_dir")
+if [ "$WITH_DEMO" = 1 ]; then
+  # the Realtime emulator is a distribution of its own (room-speaker-emulator): only the demo needs it
+  [ -f "$SOURCE/emulator/pyproject.toml" ] || die "--with-demo: $SOURCE has no emulator/ folder (room-speaker-emulator); update the checkout (git pull)"
+  info "with the Realtime emulator for \`speaker demo\` (--with-demo)"
+  packages_to_install+=("$pkg_dir/emulator")
+fi
+pip_install=("$VENV/bin/pip" install --disable-pip-version-check --upgrade "${pip_index[@]}" "${packages_to_install[@]}")
+
+# pip's output is shown and kept: a failure installs compilers only when pip really tried to build
+# something (no wheel for this machine). A network, proxy or TLS failure would fail the same way again.
+COMPILE_MARKERS="Building wheel for |Failed building wheel|Failed to build |Could not build wheels|error: command '[^']*' failed|unable to execute '[^']*'|No such file or directory: '[^']*(gcc|cc|g\+\+)'|fatal error: [^ ]+\.h: No such file"
+pip_try() {
+  run "${pip_install[@]}" 2>&1 | tee "$pip_log"
+}
+pip_failed() {  # pip_failed HOW: print pip's last lines and how to retry, then stop
+  warn "pip could not install the package$1. Its last lines:"
+  grep -v -e '^[[:space:]]*$' -e '^    + ' "$pip_log" | tail -n 6 | sed 's/^/      /' >&2
+  warn "a network, proxy (HTTPS_PROXY, then run with sudo -E) or TLS problem (is the clock right?) is the usual cause;"
+  die "after fixing it, run this again:  sudo $0 ${ORIG_ARGS[*]}"
+}
 if [ "$DRY_RUN" = 1 ]; then
   run "${pip_install[@]}"
   info "(if a dependency has no wheel for this machine and must be compiled, a real run installs"
   info " ${BUILD_PACKAGES[*]} and tries once more)"
-elif ! run "${pip_install[@]}"; then
-  mapfile -t missing < <(missing_packages "${BUILD_PACKAGES[@]}")
-  [ "${#missing[@]}" -gt 0 ] || die "pip could not install the package (see the messages above)"
-  warn "pip failed; if it had to compile something, these help: ${missing[*]}"
-  run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-  run "${pip_install[@]}" || die "pip could not install the package (see the messages above)"
+else
+  pip_log=$(mktemp /tmp/speaker-pip.XXXXXX)
+  if ! pip_try; then
+    if ! grep -Eq "$COMPILE_MARKERS" "$pip_log"; then
+      pip_failed " (nothing had to be compiled, so compilers would not help)"
+    fi
+    mapfile -t missing < <(missing_packages "${BUILD_PACKAGES[@]}")
+    [ "${#missing[@]}" -gt 0 ] || pip_failed " (it had to compile something, and ${BUILD_PACKAGES[*]} are already here)"
+    warn "pip had to compile a dependency (no wheel for $ARCH): installing ${missing[*]} and trying once more"
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    pip_try || pip_failed " even with ${BUILD_PACKAGES[*]}"
+  fi
 fi
 
 # --- configuration
@@ -428,22 +487,29 @@ else
 fi
 
 started=0
-if ! systemd_running && [ "$DRY_RUN" = 1 ]; then
+start_failed=0
+if [ -n "$SYSTEMD_PROBLEM" ] && [ "$DRY_RUN" = 1 ]; then
   info "(systemd is not running here; on the Pi a real run would do this:)"
+elif [ -n "$SYSTEMD_PROBLEM" ]; then
+  info "not enabled, not started: no systemd to talk to (see the end)"
 fi
-if systemd_running || [ "$DRY_RUN" = 1 ]; then
-  if [ "$unit_changed" = 1 ]; then run systemctl daemon-reload; fi
-  run systemctl enable "$UNIT"
-  if [ "$NO_START" = 1 ]; then
-    info "not starting it (--no-start)"
-  elif [ "$created_secrets" = 1 ]; then
-    info "not starting it yet: $ETC/secrets.env was just created and has no API key in it"
-  else
-    # restart: starts it if stopped, loads the new version if running; reset-failed first so a
-    # service that gave up after too many crashes is allowed to start again
-    run systemctl reset-failed "$UNIT" || true
-    run systemctl restart "$UNIT"
-    started=1
+if [ -z "$SYSTEMD_PROBLEM" ] || [ "$DRY_RUN" = 1 ]; then
+  if { [ "$unit_changed" = 0 ] || systemctl_step daemon-reload; } && systemctl_step enable "$UNIT"; then
+    if [ "$NO_START" = 1 ]; then
+      info "not starting it (--no-start)"
+    elif [ "$created_secrets" = 1 ]; then
+      info "not starting it yet: $ETC/secrets.env was just created and has no API key in it"
+    else
+      # restart: starts it if stopped, loads the new version if running; reset-failed first so a
+      # service that gave up after too many crashes is allowed to start again
+      run systemctl reset-failed "$UNIT" || true
+      if run systemctl restart "$UNIT"; then
+        started=1
+      else
+        start_failed=1
+        warn "the service did not start: see  journalctl -u speaker -n 50"
+      fi
+    fi
   fi
 fi
 
@@ -488,8 +554,21 @@ if [ "$check_ok" = 1 ] && [ "$started" = 1 ]; then
 EOF
   exit 0
 fi
-if [ "$check_ok" = 1 ]; then
-  info "The configuration checks out. Start the service with:  sudo systemctl restart speaker"
+if [ -n "$SYSTEMD_PROBLEM" ]; then
+  # say what was not done, and how to finish once systemd is there
+  warn "Not done: $SYSTEMD_PROBLEM, so the service was installed as $UNIT_DIR/$UNIT but NOT enabled"
+  warn "(it will not start at boot) and NOT started. On a machine booted with systemd, finish with:"
+  warn "    sudo systemctl daemon-reload && sudo systemctl enable --now speaker"
+  warn "or run the daemon by hand here, as its user with its secrets:"
+  warn "    sudo sh -c 'set -a; . $ETC/secrets.env; exec runuser -u $SVC_USER -- $VENV/bin/speaker --config $ETC/speaker.yaml run'"
+  start_cmd="sudo systemctl enable --now speaker   (once systemd runs)"
+else
+  start_cmd="sudo systemctl restart speaker"
+fi
+if [ "$check_ok" = 1 ] && [ -z "$SYSTEMD_PROBLEM" ] && [ "$start_failed" = 0 ]; then
+  info "The configuration checks out. Start the service with:  $start_cmd"
+elif [ "$check_ok" = 1 ]; then
+  info "The configuration checks out."
 else
   info "Something is still missing (see 'speaker check' above). Usually:"
 fi
@@ -498,7 +577,7 @@ cat <<EOF
     - microphone/speaker: sudo -u $SVC_USER $VENV/bin/speaker devices
                           then audio.input.device / audio.output.device in $ETC/speaker.yaml
     - MQTT broker, room:  mqtt.host and mqtt.site_id in $ETC/speaker.yaml
-    then:                 sudo systemctl restart speaker
+    then:                 $start_cmd
     logs:                 journalctl -u speaker -f
     check as the service would (its user, its secrets):
       sudo systemd-run --quiet --pipe --wait -p User=$SVC_USER -p SupplementaryGroups=audio \\

@@ -7,14 +7,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
-from speaker.config import LoadedConfig, masked_dump
+from speaker.config import LoadedConfig, Settings, masked_dump
 from speaker.errors import SpeakerError
+
+# pipewire-alsa makes ALSA's `default` (and adds `pipewire`) the PipeWire server of the calling user
+PIPEWIRE_ALSA_CONFS = (Path("/etc/alsa/conf.d/99-pipewire-default.conf"),
+                       Path("/usr/share/alsa/alsa.conf.d/99-pipewire-default.conf"))
 
 
 @dataclass
@@ -42,7 +48,8 @@ class Report:
         return any(r.status == "FAIL" for r in self.results)
 
 
-def run_check(loaded: LoadedConfig, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_check(loaded: LoadedConfig, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = sys.stdout if out is None else out  # looked up now, not at import: tests capture it
     if getattr(args, "json", False):
         print(json.dumps(masked_dump(loaded.settings), indent=2), file=out)
         return 0
@@ -59,19 +66,22 @@ async def _check(loaded: LoadedConfig, *, offline: bool, out: TextIO) -> int:
     report = Report(out)
     report.add("config", "OK", ", ".join(str(f) for f in loaded.files) or "(defaults)")
 
-    # secrets
+    # secrets: --offline skips what needs them, so a missing one is a SKIP there, not a failure
+    missing = "SKIP" if offline else "FAIL"
+    later = " (needed once online; --offline)" if offline else ""
     api_key: str | None = None
     try:
         api_key = s.realtime.api_key.reveal()
         report.add("api key", "OK", f"from {s.realtime.api_key.source}")
     except SpeakerError as exc:
-        report.add("api key", "FAIL", str(exc), "put OPENAI_API_KEY=... in /etc/speaker/secrets.env (mode 0600)")
+        report.add("api key", missing, f"{exc}{later}",
+                   "put OPENAI_API_KEY=... in /etc/speaker/secrets.env (mode 0600)")
     if s.mqtt.password is not None:
         try:
             s.mqtt.password.reveal()
             report.add("mqtt secret", "OK", f"from {s.mqtt.password.source}")
         except SpeakerError as exc:
-            report.add("mqtt secret", "FAIL", str(exc), "set the MQTT password variable or file")
+            report.add("mqtt secret", missing, f"{exc}{later}", "set the MQTT password variable or file")
 
     # wake models
     try:
@@ -85,6 +95,13 @@ async def _check(loaded: LoadedConfig, *, offline: bool, out: TextIO) -> int:
 
     # tools
     tools_lines = await _tools(loaded, report, offline=offline)
+
+    problem = pipewire_default_unreachable(s)
+    if problem is not None:
+        report.add("alsa default", "FAIL", problem,
+                   "set audio.input.device / audio.output.device to the card itself (a name from `speaker "
+                   "devices`, e.g. a hw:/plughw: device), or run the daemon as a user service of the account "
+                   "that runs PipeWire (raspberrypi/README.md, \"PipeWire and the system service\")")
 
     if offline:
         for name in ("audio in", "audio out", "mqtt", "realtime"):
@@ -101,6 +118,26 @@ async def _check(loaded: LoadedConfig, *, offline: bool, out: TextIO) -> int:
           f"{sum(r.status == 'FAIL' for r in report.results)} failed, "
           f"{sum(r.status == 'SKIP' for r in report.results)} skipped", file=out)
     return 1 if report.failed else 0
+
+
+def pipewire_default_unreachable(s: Settings, *, confs: tuple[Path, ...] | None = None,
+                                 environ: Mapping[str, str] = os.environ, uid: int | None = None) -> str | None:
+    """Why ALSA's default device cannot work for this user, or None: pipewire-alsa routes `default` to
+    the PipeWire server of the *calling user*, and a system service (user speaker) has none."""
+    users = [key for key, device, file in (("audio.input.device", s.audio.input.device, s.audio.input.file),
+                                           ("audio.output.device", s.audio.output.device, s.audio.output.file))
+             if file is None and device in (None, "default", "pipewire")]
+    conf = next((c for c in (PIPEWIRE_ALSA_CONFS if confs is None else confs) if c.exists()), None)
+    if not users or conf is None:
+        return None
+    uid = os.getuid() if uid is None else uid
+    runtime = environ.get("PIPEWIRE_RUNTIME_DIR") or environ.get("XDG_RUNTIME_DIR") or f"/run/user/{uid}"
+    remote = environ.get("PIPEWIRE_REMOTE", "pipewire-0")
+    socket = Path(remote) if remote.startswith("/") else Path(runtime) / remote
+    if socket.is_socket():
+        return None
+    return (f"ALSA's default device is PipeWire ({conf}, from pipewire-alsa), but uid {uid} has no PipeWire "
+            f"server to reach ({socket} is not there), so {' and '.join(users)} = default cannot work")
 
 
 async def _tools(loaded: LoadedConfig, report: Report, *, offline: bool) -> list[str]:
@@ -124,15 +161,18 @@ async def _tools(loaded: LoadedConfig, report: Report, *, offline: bool) -> list
     except SpeakerError as exc:
         report.add("tools", "FAIL", str(exc), "fix the tool pack named above")
         return lines
+    from_packs = len(registry)
     if "timers" in s.tools.builtin:  # the app registers these from its timer service
         from speaker.timers.service import TimerService
         from speaker.timers.tools import timer_tools
 
         registry.extend(timer_tools(TimerService(s.timers, None)))
+    timers = len(registry) - from_packs
     for spec in registry.specs():
         lines.append(f"  local   {spec.name}: {spec.description.splitlines()[0] if spec.description else ''}")
         lines.append(f"          parameters {json.dumps(spec.parameters)}")
-    report.add("tools", "OK", f"{len(registry)} local tool(s) from {len(s.tools.packs)} pack(s)")
+    report.add("tools", "OK", f"{len(registry)} local tool(s) offered: {from_packs} from built-ins and "
+                              f"{len(s.tools.packs)} pack(s)" + (f", {timers} timer tool(s)" if timers else ""))
     for server in s.mcp.remote:
         lines.append(f"  remote  {server.label} (MCP, run by the service): {server.url}"
                      + (f" allowed {server.allowed_tools}" if server.allowed_tools else ""))

@@ -7,9 +7,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from speaker import __version__
 from speaker.errors import ConfigError
+
+if TYPE_CHECKING:
+    from speaker.config import LoadedConfig
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -17,8 +21,9 @@ def _parser() -> argparse.ArgumentParser:
                                 "Realtime conversation, MQTT/MCP tools.")
     p.add_argument("--version", action="version", version=f"speaker {__version__}")
     p.add_argument("-c", "--config", action="append", type=Path, metavar="FILE",
-                   help="config file (repeatable: later files override earlier ones; default "
-                        "$SPEAKER_CONFIG, /etc/speaker/speaker.yaml or config/speaker.yaml)")
+                   help="config file (repeatable: later files override earlier ones). Without it: "
+                        "$SPEAKER_CONFIG, else /etc/speaker/speaker.yaml, else ./config/speaker.yaml; "
+                        "devices, demo and wake-test also run with none (built-in defaults)")
     p.add_argument("--debug", action="store_true", help="verbose logs (never per audio frame)")
     p.add_argument("--log-format", choices=["text", "json"], help="override logging.format")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -92,9 +97,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         setup_logging("DEBUG" if args.debug else "WARNING", args.log_format or "text")
         return run_demo(args)
 
-    from speaker.config import load_settings
-
-    loaded = load_settings(args.config)
+    loaded = _load_config(args.config, command)
     level = "DEBUG" if args.debug else loaded.settings.logging.level
     setup_logging(level, args.log_format or loaded.settings.logging.format)
     if command == "wake-test":
@@ -121,6 +124,24 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return asyncio.run(run_daemon(loaded, input_file=args.input, output_file=args.output))
     raise AssertionError(command)
+
+
+# commands that need nothing from a config file: with none found they run on the built-in defaults
+RUNS_ON_DEFAULTS = frozenset({"wake-test"})
+
+
+def _load_config(paths: Sequence[Path] | None, command: str) -> LoadedConfig:
+    from speaker.config import load_settings
+    from speaker.config.loader import NoConfigFound
+
+    try:
+        return load_settings(paths)
+    except NoConfigFound as exc:
+        if command not in RUNS_ON_DEFAULTS:
+            raise
+        print(f"speaker: no config file found ({', '.join(exc.looked_in)}): using the built-in defaults",
+              file=sys.stderr)
+        return load_settings(())
 
 
 if __name__ == "__main__":

@@ -129,3 +129,48 @@ def test_ha_remove_clears_retained_discovery(tmp_path: Path, broker: Broker) -> 
     sub.loop_stop()
     pub.loop_stop()
     assert got == []  # nothing retained any more
+
+
+# ------------------------------------------------------------------ no config file
+
+
+def _no_config_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`speaker ARGS` from a directory outside the repository, with no config anywhere it looks."""
+    if Path("/etc/speaker/speaker.yaml").exists():
+        pytest.skip("/etc/speaker/speaker.yaml exists on this machine: it would be found")
+    env = {k: v for k, v in os.environ.items() if k != "SPEAKER_CONFIG"}
+    return subprocess.run([sys.executable, "-m", "speaker", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=90)
+
+
+def test_wake_test_runs_on_the_defaults_from_any_directory(tmp_path: Path) -> None:
+    wav = tmp_path / "recording.wav"
+    wav.write_bytes((ROOT / "speaker" / "assets" / "demo_input.wav").read_bytes())
+    proc = _no_config_run(tmp_path, "wake-test", "recording.wav")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [d["model"] for d in lines] == ["hey_jarvis"], proc.stdout  # the built-in default model, real
+    notice = [line for line in proc.stderr.splitlines() if "using the built-in defaults" in line]
+    assert len(notice) == 1, proc.stderr
+    assert "/etc/speaker/speaker.yaml" in notice[0] and str(tmp_path / "config" / "speaker.yaml") in notice[0]
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_run_and_check_without_a_config_name_every_place_they_looked(tmp_path: Path, command: str) -> None:
+    proc = _no_config_run(tmp_path, command)
+    assert proc.returncode == 2  # a config error: systemd does not restart-loop on it
+    for place in ("--config FILE (not given)", "$SPEAKER_CONFIG (not set)", "/etc/speaker/speaker.yaml",
+                  str(tmp_path / "config" / "speaker.yaml")):
+        assert place in proc.stderr, proc.stderr
+    assert "using the built-in defaults" not in proc.stderr
+
+
+def test_a_named_config_that_does_not_exist_is_always_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    wav = str(ROOT / "speaker" / "assets" / "demo_input.wav")
+    proc = _no_config_run(tmp_path, "--config", "missing.yaml", "wake-test", wav)
+    assert proc.returncode == 2 and "missing.yaml: file not found" in proc.stderr, proc.stderr
+    assert proc.stdout == ""  # no detection printed from the defaults
+    monkeypatch.setenv("SPEAKER_CONFIG", str(tmp_path / "gone.yaml"))
+    assert main(["wake-test", wav]) == 2
+    assert f"$SPEAKER_CONFIG={tmp_path / 'gone.yaml'}: file not found" in capsys.readouterr().err

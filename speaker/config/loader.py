@@ -15,6 +15,8 @@ from speaker.config.secret import Secret
 from speaker.config.yamlsource import KeyPath, Located, format_path, load_yaml, merge
 from speaker.errors import ConfigError, SecretError
 
+CONFIG_ENV = "SPEAKER_CONFIG"
+# looked for in this order when neither --config nor $SPEAKER_CONFIG names a file
 DEFAULT_PATHS = (Path("/etc/speaker/speaker.yaml"), Path("config/speaker.yaml"))
 
 M = TypeVar("M", bound=BaseModel)
@@ -32,14 +34,32 @@ class LoadedConfig:
         return self.files[0].parent if self.files else Path.cwd()
 
 
-def default_config_path() -> Path:
-    env = os.environ.get("SPEAKER_CONFIG")
+class NoConfigFound(ConfigError):
+    """No config file was named and none exists in the default places; ``looked_in`` lists them all."""
+
+    def __init__(self, looked_in: Sequence[str]) -> None:
+        self.looked_in = tuple(looked_in)
+        super().__init__("no config file found; looked in:\n  " + "\n  ".join(self.looked_in)
+                         + "\ngive one with `speaker --config FILE …` or $SPEAKER_CONFIG "
+                           "(config/speaker.yaml in the repository is a commented example)")
+
+
+def find_config(explicit: Sequence[str | Path] | None = None) -> tuple[Path, ...]:
+    """The config files to load: ``--config`` files, else $SPEAKER_CONFIG, else the first of
+    DEFAULT_PATHS that exists. A file named by --config or $SPEAKER_CONFIG must exist (loading it says
+    so); when none is named and none exists, NoConfigFound names every place looked in."""
+    if explicit:
+        return tuple(Path(p) for p in explicit)
+    env = os.environ.get(CONFIG_ENV)
     if env:
-        return Path(env)
+        if not Path(env).is_file():
+            raise ConfigError(f"${CONFIG_ENV}={env}: file not found")
+        return (Path(env),)
     for path in DEFAULT_PATHS:
-        if path.exists():
-            return path
-    return DEFAULT_PATHS[-1]
+        if path.is_file():
+            return (path,)
+    raise NoConfigFound(["--config FILE (not given)", f"${CONFIG_ENV} (not set)",
+                         *(f"{Path.cwd() / p} (no such file)" for p in DEFAULT_PATHS)])
 
 
 def validate_located(model: type[M], located: Located, *, what: str = "") -> M:
@@ -99,8 +119,11 @@ def _data_path(data: Any, loc: Iterable[Any]) -> KeyPath:
 
 
 def load_settings(paths: Sequence[str | Path] | None = None) -> LoadedConfig:
-    """Load and merge the given files (later ones override earlier ones) and validate them."""
-    files = tuple(Path(p) for p in (paths or [default_config_path()]))
+    """Load and merge the given files (later ones override earlier ones) and validate them.
+
+    ``None``: the files find_config() finds (NoConfigFound when there are none); an empty sequence: the
+    built-in defaults alone."""
+    files = find_config() if paths is None else tuple(Path(p) for p in paths)
     located = Located({}, {})
     for path in files:
         part = load_yaml(path)

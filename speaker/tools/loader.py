@@ -101,5 +101,6 @@ def build_tools(settings: Settings, base_dir: Path, mqtt: MqttPort | None, host:
     if problems:
         raise ConfigError("invalid tools:\n  " + "\n  ".join(problems))
     registry.extend(tools)
-    log.info("tools: %d offered (%s)", len(registry), ", ".join(t.spec.name for t in tools))
+    # not the final count: the app adds the timer tools (and bridged MCP tools) to this registry
+    log.info("tools: %d from built-ins and packs (%s)", len(registry), ", ".join(t.spec.name for t in tools))
     return registry
