@@ -153,6 +153,7 @@ async def assemble(
                     raise ConfigError(f"tool {tool.spec.name!r} is defined by a tool pack and by the timers "
                                       "built-in; rename it or remove 'timers' from tools.builtin")
                 tools.add(tool)
+        log.info("tools: %d offered (%s)", len(tools), ", ".join(spec.name for spec in tools.specs()))
         sounds = build_sounds(s.feedback, loaded.base_dir)
         core = Conversation(core_config(s, sounds), mcp=McpEventHandler(s.mcp))
         remote_mcp = session_mcp_tools(s.mcp)
