@@ -30,6 +30,7 @@ class FramedCanceller:
         self._in = np.zeros(0, dtype=np.int16)
         self._out = np.zeros(0, dtype=np.int16)
         self._odd = b""
+        self._buffered = False
 
     @property
     def active(self) -> bool:
@@ -45,15 +46,18 @@ class FramedCanceller:
             mic, self._odd = mic[:-1], mic[-1:]
         samples = np.frombuffer(mic, dtype="<i2")
         n = samples.size
-        if self._in.size == 0 and n % FRAME_SAMPLES == 0 and self._out.size == 0:
+        if not self._buffered and n % FRAME_SAMPLES == 0:
             return self._frames(samples).tobytes()  # the usual case: no copies, no latency
+        if not self._buffered:
+            # one frame of silence first: from now on queued input + queued output is exactly one
+            # frame, so there is always enough output, at a constant 10 ms latency
+            self._buffered = True
+            self._out = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         self._in = np.concatenate([self._in, samples])
         whole = self._in.size // FRAME_SAMPLES * FRAME_SAMPLES
         if whole:
             self._out = np.concatenate([self._out, self._frames(self._in[:whole])])
             self._in = self._in[whole:]
-        if self._out.size < n:
-            self._out = np.concatenate([np.zeros(n - self._out.size, dtype=np.int16), self._out])
         head, self._out = self._out[:n], self._out[n:]
         return head.astype("<i2").tobytes()
 
@@ -79,6 +83,7 @@ class FramedCanceller:
         self._in = np.zeros(0, dtype=np.int16)
         self._out = np.zeros(0, dtype=np.int16)
         self._odd = b""
+        self._buffered = False
 
     def close(self) -> None:
         return None
