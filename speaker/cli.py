@@ -57,8 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     wt.add_argument("--model", action="append", help="override wake.models (repeatable)")
     wt.add_argument("--threshold", type=float, help="override every model's threshold")
 
+    et = sub.add_parser("echo-test", help="play a test signal, record the microphone: echo delay, ERLE, barge-in safe?")
+    et.add_argument("--input-file", type=Path, help="record from this WAV/raw file or FIFO instead of the input")
+    et.add_argument("--output-file", type=Path, help="play to this WAV/raw file or FIFO instead of the output")
+    et.add_argument("--simulate", action="store_true", help="a simulated room instead of devices (no hardware)")
+    et.add_argument("--sim-delay-ms", type=float, default=60.0, help="simulated room: delay (default 60)")
+    et.add_argument("--sim-echo-db", type=float, default=-6.0, help="simulated room: echo level (default -6)")
+    et.add_argument("--json", action="store_true", help="print one JSON object")
+
     bench = sub.add_parser("bench", help="benchmarks: CPU of the always-on front end, or conversation latencies")
     bench.add_argument("--minutes", type=float, default=10.0, help="minutes of audio (default 10)")
+    bench.add_argument("--aec", action="store_true", help="echo cancellation figures in the simulated room instead")
     bench.add_argument("--conversation", action="store_true",
                        help="latency and upload figures of a conversation against the emulator instead")
     return p
@@ -84,6 +93,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return print_devices()
     if command == "bench":
+        if args.aec:
+            from speaker.aec.bench import main as aec_bench
+
+            return aec_bench()
         if args.conversation:
             from speaker.bench_conversation import main as conversation_bench
 
@@ -104,6 +117,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from speaker.wake.cli import wake_test
 
         return wake_test(loaded, args)
+    if command == "echo-test":
+        from speaker.aec.selftest import echo_test
+
+        return echo_test(loaded, args)
     if command == "check":
         from speaker.check import run_check
 

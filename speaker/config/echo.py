@@ -1,0 +1,39 @@
+"""The ``echo`` section: acoustic echo cancellation in the daemon (speaker.aec).
+
+Not yet part of the root ``Settings``; the lead wires it in as ``echo: EchoSettings = EchoSettings()``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from speaker.config.schema import Section
+
+
+class EchoSettings(Section):
+    """Cancelling the speaker's own voice in the microphone signal, with what the daemon plays as
+    the reference. Every frame the wake word, the VAD and the uplink see is echo-cancelled."""
+
+    enabled: bool = True
+    """Cancel echo in the daemon (false: the microphone passes through untouched, half duplex)."""
+    engine: Literal["webrtc"] = "webrtc"
+    """The canceller: WebRTC AEC3 (livekit's audio processing module), chosen by measurement."""
+    external: Literal["auto", "yes", "no"] = "auto"
+    """An echo canceller already in the audio chain (PipeWire/PulseAudio echo-cancel, a USB array
+    that cancels on board): yes = do not cancel twice; auto = yes when the input device's name says
+    echo-cancel; no = always cancel here."""
+    delay_ms: int | None = Field(default=None, ge=0, le=1000)
+    """Playback → capture delay handed to the canceller; null = estimated from the replies."""
+    noise_suppression: bool = True
+    """Also suppress stationary noise (fans, hum) in the cancelled signal."""
+    high_pass_filter: bool = True
+    """Remove rumble below ~80 Hz before cancelling."""
+    erle_min_db: float = Field(default=25.0, ge=10.0, le=60.0)
+    """Echo reduction (ERLE) below which speech barge-in is unsafe and the speaker falls back to
+    half duplex. 25 dB puts a reply at normal volume under the noise floor of a quiet room."""
+    monitor_window_s: float = Field(default=3.0, ge=1.0, le=60.0)
+    """Seconds of recent reply audio the echo monitor judges the ERLE over (the median of 100 ms
+    blocks, so a few blocks of the user talking over the reply do not count)."""
+    min_measured_s: float = Field(default=1.5, ge=0.5, le=30.0)
+    """Reply audio the monitor must have measured before it calls barge-in safe."""
