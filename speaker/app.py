@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from speaker.aec.factory import EchoChain, build_echo_chain
+from speaker.aec.reference import ReferenceTap
 from speaker.audio.factory import open_sink, open_source
 from speaker.audio.ports import AudioSink, AudioSource
 from speaker.audio.resample import StreamResampler
@@ -101,6 +103,14 @@ def core_config(s: Settings, sounds: dict[str, bytes]) -> CoreConfig:
     )
 
 
+def _echo_chain(s: Settings) -> EchoChain | None:
+    try:
+        return build_echo_chain(s.echo, input_device=s.audio.input.device)
+    except (ImportError, OSError) as exc:  # no engine on this platform: half duplex, as before
+        log.warning("echo cancellation unavailable (%s); the speaker stays half duplex", exc)
+        return None
+
+
 def _wake_model(settings: Settings, name: str | None) -> WakeModelSettings | None:
     for model in settings.wake.models:
         if model.display_name == name:
@@ -129,9 +139,16 @@ async def assemble(
     inbox: Inbox = asyncio.Queue()
     post = inbox.put_nowait
     async with contextlib.AsyncExitStack() as stack:
+        # echo cancellation where there is a room between speaker and microphone (devices, not files)
+        echo = _echo_chain(s) if source is None and sink is None and input_file is None \
+            and output_file is None and s.audio.input.file is None and s.audio.output.file is None else None
+        tap: ReferenceTap | None = None
         if sink is None:
             # resilient: the daemon starts (and listens) even when the speaker is missing at boot
-            sink = await stack.enter_async_context(open_sink(s.audio.output, file=output_file, resilient=True))
+            device_sink = open_sink(s.audio.output, file=output_file, resilient=True)
+            if echo is not None:  # the canceller's reference is exactly what is played, after volume
+                device_sink = tap = echo.tap(device_sink)
+            sink = await stack.enter_async_context(device_sink)
         assert sink is not None
         mqtt: MqttConnection | None = None
         if s.mqtt.enabled:
@@ -192,6 +209,8 @@ async def assemble(
             await stack.enter_async_context(timers)  # after the device: missed timers are reported to it
         if source is None:
             source = open_source(s.audio.input, file=input_file)
+            if echo is not None:  # the wake word, the VAD and the uplink all hear the cancelled signal
+                source = echo.source(source, tap)
         # MQTT commands are taken once the runner runs (it opens the source then)
         source = device.signal_on_open(source)
         yield Speaker(runner=runner, source=source, sink=sink, tools=tools, mqtt=mqtt, log=log_observer,

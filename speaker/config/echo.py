@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from speaker.config.schema import Section
+from speaker.config.section import Section
 
 
 class EchoSettings(Section):

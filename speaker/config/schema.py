@@ -14,6 +14,7 @@ from typing import Literal
 
 from speaker.config.audio import AudioInputSettings, AudioOutputSettings, AudioSettings
 from speaker.config.conversation import ConversationSettings
+from speaker.config.echo import EchoSettings
 from speaker.config.feedback import FeedbackSettings, SoundSettings, SoundsSettings, WakeSoundSettings
 from speaker.config.home import HomeSettings
 from speaker.config.mcp import McpBridgedServer, McpRemoteServer, McpSettings
@@ -95,5 +96,6 @@ class Settings(Section):
     home: HomeSettings = HomeSettings()
     timers: TimersSettings = TimersSettings()
     feedback: FeedbackSettings = FeedbackSettings()
+    echo: EchoSettings = EchoSettings()
     state_dir: Path = Path("/var/lib/speaker")
     """Where timers, the volume, mute, the wake word choice and today's cost are persisted."""
