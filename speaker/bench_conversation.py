@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import importlib.util
 import os
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from speaker.audio.resample import StreamResampler
 from speaker.audio.wavfile import read_wav, write_wav
 from speaker.config.schema import VadSettings
 from speaker.core import actions as A
+from speaker.errors import EMULATOR_MISSING
 from speaker.listen.events import SpeechEnded, SpeechStarted
 from speaker.realtime import events as rt
 from speaker.vad.segmenter import SpeechSegmenter
@@ -152,10 +155,10 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def run() -> dict[str, Any]:
+    from realtime_emulator import Emulator, Reply, Script, Turn
     from speaker.app import assemble
     from speaker.audio.factory import open_sink
     from speaker.config import load_settings
-    from speaker.emulator import Emulator, Reply, Script, Turn
 
     os.environ[KEY_ENV] = KEY
     with tempfile.TemporaryDirectory(prefix="speaker-bench-") as tmp_name:
@@ -239,6 +242,9 @@ def _figures(emu: Any, stats: Any, deltas: list[float], sink: TimingSink, probe:
 
 
 def main() -> int:
+    if importlib.util.find_spec("realtime_emulator") is None:
+        print(f"speaker bench --conversation: {EMULATOR_MISSING}", file=sys.stderr)
+        return 2
     print("conversation benchmark: real front end, core, runner and Realtime client against the EMULATOR "
           "on loopback, real time (about 25 s)")
     f = asyncio.run(run())

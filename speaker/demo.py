@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from speaker.core import actions as A
+from speaker.errors import EMULATOR_MISSING
 from speaker.realtime import events as rt
 
 EMULATOR_KEY_ENV = "SPEAKER_EMULATOR_KEY"
@@ -207,13 +209,15 @@ def _wav_seconds(path: Path) -> float | None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("realtime_emulator") is None:
+        print(f"speaker demo: {EMULATOR_MISSING}", file=sys.stderr)
+        return 2
     return asyncio.run(_demo(args))
 
 
 async def _demo(args: argparse.Namespace) -> int:
+    from realtime_emulator import Emulator, FunctionCallSpec, Reply, Script, Turn
     from speaker.config import load_settings
-    from speaker.emulator.script import FunctionCallSpec, Reply, Script, Turn
-    from speaker.emulator.server import Emulator
 
     live = bool(getattr(args, "live", False))
     input_wav: Path = args.input or _asset("demo_input.wav")

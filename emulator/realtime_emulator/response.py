@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from speaker.emulator.conversation import (
+from realtime_emulator.conversation import (
     Item,
     Segment,
     cached,
@@ -27,12 +27,12 @@ from speaker.emulator.conversation import (
     text_tokens,
     usage_block,
 )
-from speaker.emulator.script import Fault, FunctionCallSpec, Reply, Turn
-from speaker.emulator.session import new_id
-from speaker.emulator.voice import speech_for
+from realtime_emulator.script import Fault, FunctionCallSpec, Reply, Turn
+from realtime_emulator.session import new_id
+from realtime_emulator.voice import speech_for
 
 if TYPE_CHECKING:
-    from speaker.emulator.connection import Connection
+    from realtime_emulator.connection import Connection
 
 log = logging.getLogger(__name__)
 

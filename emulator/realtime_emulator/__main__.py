@@ -1,4 +1,4 @@
-"""``python -m speaker.emulator``: the Realtime EMULATOR on its own, for trying a client by hand.
+"""``speaker-emulator`` (or ``python -m realtime_emulator``): the Realtime EMULATOR on its own, for trying a client by hand.
 
 It answers with the generic phrase (or a one-turn demo script with --demo) and never contacts OpenAI.
 """
@@ -13,10 +13,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from speaker.emulator.script import FunctionCallSpec, Reply, Script, Turn
-from speaker.emulator.server import DEFAULT_KEY, Emulator
+from realtime_emulator.script import FunctionCallSpec, Reply, Script, Turn
+from realtime_emulator.server import DEFAULT_KEY, Emulator
 
-log = logging.getLogger("speaker.emulator")
+log = logging.getLogger("realtime_emulator")
 
 
 def demo_script() -> Script:
@@ -30,7 +30,7 @@ def demo_script() -> Script:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m speaker.emulator",
+    p = argparse.ArgumentParser(prog="speaker-emulator",
                                 description="Realtime EMULATOR (GA protocol) on loopback — not the OpenAI service.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
@@ -60,9 +60,9 @@ async def _serve(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from speaker.logs import setup_logging
-
-    setup_logging("DEBUG" if args.debug else "INFO")
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logging.getLogger("websockets").setLevel(logging.WARNING)
     asyncio.run(_serve(args))
     return 0
 

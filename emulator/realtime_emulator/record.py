@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from speaker.emulator.validate import ValidationFailure
+from realtime_emulator.validate import ValidationFailure
 
 Direction = Literal["received", "sent"]
 

@@ -19,15 +19,15 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from speaker.emulator.conversation import Conversation, Item, ItemError, public, transcription_usage
-from speaker.emulator.errors import BETA_MESSAGE, MIN_COMMIT_MS, commit_empty, rejection
-from speaker.emulator.inputbuffer import InputBuffer
-from speaker.emulator.record import ConnectionStats, Recorder
-from speaker.emulator.response import Output, Plan, ResponseRun
-from speaker.emulator.script import Fault, ScriptCursor, Turn
-from speaker.emulator.session import SessionError, default_session, merge_session, new_id, turn_detection
-from speaker.emulator.vad import SpeechStarted, SpeechStopped
-from speaker.emulator.validate import ValidationFailure, validate_client_event, validate_server_event
+from realtime_emulator.conversation import Conversation, Item, ItemError, public, transcription_usage
+from realtime_emulator.errors import BETA_MESSAGE, MIN_COMMIT_MS, commit_empty, rejection
+from realtime_emulator.inputbuffer import InputBuffer
+from realtime_emulator.record import ConnectionStats, Recorder
+from realtime_emulator.response import Output, Plan, ResponseRun
+from realtime_emulator.script import Fault, ScriptCursor, Turn
+from realtime_emulator.session import SessionError, default_session, merge_session, new_id, turn_detection
+from realtime_emulator.vad import SpeechStarted, SpeechStopped
+from realtime_emulator.validate import ValidationFailure, validate_client_event, validate_server_event
 
 log = logging.getLogger(__name__)
 
@@ -386,7 +386,7 @@ class Connection:
         run.cancel("client_cancelled")
 
     def _plan(self, params: dict[str, Any]) -> Plan:
-        """Which script turn answers this response (see :mod:`speaker.emulator.script`)."""
+        """Which script turn answers this response (see :mod:`realtime_emulator.script`)."""
         fallback = self.cursor.script.fallback
         if params.get("conversation") == "none":
             return Plan([Output(reply=fallback)], params=params)

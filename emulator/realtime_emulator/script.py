@@ -3,7 +3,7 @@
 A :class:`Script` is a list of :class:`Turn`\\ s, answered in order, one per response the client asks
 for (``response.create``, or server VAD's automatic response). A turn replies with speech, or calls a
 function and, once the client sent the ``function_call_output`` and a new ``response.create``, speaks
-``then``. When the turns run out the emulator says :data:`~speaker.emulator.voice.GENERIC_PHRASE`.
+``then``. When the turns run out the emulator says :data:`~realtime_emulator.voice.GENERIC_PHRASE`.
 Turns carry on across reconnects: a second connection continues where the first stopped.
 
 :class:`Fault`\\ s inject failures, on a turn or on connecting. A fault fires once; a turn whose fault
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from speaker.emulator.voice import GENERIC_PHRASE
+from realtime_emulator.voice import GENERIC_PHRASE
 
 FaultKind = Literal["error", "response_failed", "drop", "close", "session_expired", "stall", "delay"]
 
