@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import importlib.util
 import os
 import statistics
 import sys
@@ -242,7 +241,9 @@ def _figures(emu: Any, stats: Any, deltas: list[float], sink: TimingSink, probe:
 
 
 def main() -> int:
-    if importlib.util.find_spec("realtime_emulator") is None:
+    try:
+        import realtime_emulator  # noqa: F401  (its own distribution: say how to get it)
+    except ModuleNotFoundError:
         print(f"speaker bench --conversation: {EMULATOR_MISSING}", file=sys.stderr)
         return 2
     print("conversation benchmark: real front end, core, runner and Realtime client against the EMULATOR "

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -209,7 +208,9 @@ def _wav_seconds(path: Path) -> float | None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    if importlib.util.find_spec("realtime_emulator") is None:
+    try:
+        import realtime_emulator  # noqa: F401  (its own distribution: say how to get it)
+    except ModuleNotFoundError:
         print(f"speaker demo: {EMULATOR_MISSING}", file=sys.stderr)
         return 2
     return asyncio.run(_demo(args))

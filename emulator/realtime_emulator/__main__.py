@@ -1,4 +1,5 @@
-"""``speaker-emulator`` (or ``python -m realtime_emulator``): the Realtime EMULATOR on its own, for trying a client by hand.
+"""``speaker-emulator`` (or ``python -m realtime_emulator``): the Realtime EMULATOR on its own, for trying
+a client by hand.
 
 It answers with the generic phrase (or a one-turn demo script with --demo) and never contacts OpenAI.
 """
