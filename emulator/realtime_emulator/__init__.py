@@ -5,7 +5,7 @@
 ``openai`` package on first use. The daemon never imports this package.
 """
 
-from realtime_emulator.record import ConnectionStats, Logged
+from realtime_emulator.record import ConnectionStats, Injected, Logged
 from realtime_emulator.script import Fault, FunctionCallSpec, Reply, Script, Turn
 from realtime_emulator.server import DEFAULT_KEY, Emulator
 from realtime_emulator.validate import (
@@ -23,6 +23,7 @@ __all__ = [
     "Emulator",
     "Fault",
     "FunctionCallSpec",
+    "Injected",
     "Logged",
     "Reply",
     "Script",

@@ -8,7 +8,11 @@ Turns carry on across reconnects: a second connection continues where the first 
 
 :class:`Fault`\\ s inject failures, on a turn or on connecting. A fault fires once; a turn whose fault
 ended the response early (error, drop, close, stall, session expiry) is played normally the next time a
-response is asked for, so a client that reconnects and retries gets its answer.
+response is asked for, so a client that reconnects and retries gets its answer. The misbehaviour faults
+for robustness tests: :meth:`Fault.garbage` (deliberately invalid frames mid-reply, then the reply goes
+on), :meth:`Fault.drop` / :meth:`Fault.session_expired` with ``after_deltas`` (cut mid-reply), and
+:meth:`Fault.expire_in_follow_up` (the reply plays; the session expires when the follow-up comes). The
+standalone emulator takes the same faults as ``--fault SPEC`` (:func:`parse_fault`).
 
     Script(turns=[
         Turn(heard="turn on the kitchen light",
