@@ -13,6 +13,7 @@ import asyncio
 import base64
 import os
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from speaker.config.schema import VadSettings
 from speaker.core import actions as A
 from speaker.core import outputs as O
 from speaker.core.conversation import Step
+from speaker.errors import EMULATOR_MISSING
 from speaker.listen.events import SpeechEnded, SpeechStarted
 from speaker.runner import FrontEndLike
 from speaker.vad.segmenter import SpeechSegmenter
@@ -184,10 +186,10 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def run() -> dict[str, Any]:
+    from realtime_emulator import Emulator, Reply, Script, Turn
     from speaker.app import assemble
     from speaker.audio.factory import open_sink
     from speaker.config import load_settings
-    from speaker.emulator import Emulator, Reply, Script, Turn
 
     os.environ[KEY_ENV] = KEY
     with tempfile.TemporaryDirectory(prefix="speaker-bench-") as tmp_name:
@@ -265,6 +267,11 @@ def _figures(emu: Any, stats: Any, deltas: list[float], sink: TimingSink, probe:
 
 
 def main() -> int:
+    try:
+        import realtime_emulator  # noqa: F401  (its own distribution: say how to get it)
+    except ModuleNotFoundError:
+        print(f"speaker bench --conversation: {EMULATOR_MISSING}", file=sys.stderr)
+        return 2
     print("conversation benchmark: real front end, core, runner and Realtime client against the EMULATOR "
           "on loopback, real time (about 25 s)")
     f = asyncio.run(run())

@@ -26,6 +26,7 @@ from typing import Any
 from speaker.core import actions as A
 from speaker.core import outputs as O
 from speaker.core.conversation import Step
+from speaker.errors import EMULATOR_MISSING
 
 EMULATOR_KEY_ENV = "SPEAKER_EMULATOR_KEY"
 EMULATOR_KEY = "sk-emulator-demo"
@@ -203,13 +204,17 @@ def _wav_seconds(path: Path) -> float | None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    try:
+        import realtime_emulator  # noqa: F401  (its own distribution: say how to get it)
+    except ModuleNotFoundError:
+        print(f"speaker demo: {EMULATOR_MISSING}", file=sys.stderr)
+        return 2
     return asyncio.run(_demo(args))
 
 
 async def _demo(args: argparse.Namespace) -> int:
+    from realtime_emulator import Emulator, FunctionCallSpec, Reply, Script, Turn
     from speaker.config import load_settings
-    from speaker.emulator.script import FunctionCallSpec, Reply, Script, Turn
-    from speaker.emulator.server import Emulator
 
     live = bool(getattr(args, "live", False))
     input_wav: Path = args.input or _asset("demo_input.wav")

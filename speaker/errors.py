@@ -40,3 +40,8 @@ class RealtimeError(SpeakerError):
 
 class ToolError(SpeakerError):
     """A tool call failed. The message is written for the model to read."""
+
+
+EMULATOR_MISSING = ("the Realtime emulator is not installed (it is its own distribution, room-speaker-emulator, "
+                    "in the checkout's emulator/ folder): run script/setup, or pip install ./emulator")
+"""What ``speaker demo`` and ``speaker bench --conversation`` say when ``realtime_emulator`` is missing."""

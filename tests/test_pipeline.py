@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from realtime_emulator import Emulator, Reply, Script, Turn
 from speaker.app import assemble
 from speaker.audio.wavfile import write_wav
 from speaker.config import load_settings
-from speaker.emulator import Emulator, Reply, Script, Turn
 from tests.fixtures.speech import fixture_info, read_pcm, tools_missing
 from tests.helpers.broker import Broker
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from speaker.emulator import Emulator, Reply, Script, Turn
-from speaker.emulator.voice import speech_for
+from realtime_emulator import Emulator, Reply, Script, Turn
+from realtime_emulator.voice import speech_for
 from tests.emulator.test_turns import audio_of
 from tests.emulator.wire import speech, types, wire
 

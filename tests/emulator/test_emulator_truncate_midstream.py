@@ -8,7 +8,7 @@ import json
 
 from websockets.asyncio.client import connect
 
-from speaker.emulator import Emulator, Reply, Script, Turn
+from realtime_emulator import Emulator, Reply, Script, Turn
 
 LONG = "a long answer " * 30
 

@@ -10,9 +10,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
-from speaker.emulator import DEFAULT_KEY, Emulator, Fault, Reply, Script, Turn
-from speaker.emulator.connection import EmulatorBug
-from speaker.emulator.script import SESSION_EXPIRED_MESSAGE
+from realtime_emulator import DEFAULT_KEY, Emulator, Fault, Reply, Script, Turn
+from realtime_emulator.connection import EmulatorBug
+from realtime_emulator.script import SESSION_EXPIRED_MESSAGE
 from tests.emulator.wire import MODEL, types, wire
 
 LIMIT = 10.0
@@ -170,7 +170,7 @@ def test_fault_arguments_are_checked() -> None:
 
 
 async def test_an_invalid_event_built_by_the_emulator_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
-    from speaker.emulator.response import ResponseRun
+    from realtime_emulator.response import ResponseRun
 
     original = ResponseRun._response
 

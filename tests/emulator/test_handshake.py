@@ -9,8 +9,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
-from speaker.emulator import DEFAULT_KEY, Emulator
-from speaker.emulator.session import EMULATOR_INSTRUCTIONS
+from realtime_emulator import DEFAULT_KEY, Emulator
+from realtime_emulator.session import EMULATOR_INSTRUCTIONS
 from tests.emulator.wire import MODEL, wire
 
 LIMIT = 10.0

@@ -1,4 +1,4 @@
-"""``python -m speaker.emulator`` runs on its own and says it is an emulator."""
+"""``python -m realtime_emulator`` runs on its own and says it is an emulator."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.helpers.ports import free_port
 async def test_standalone_emulator_serves_and_labels_itself() -> None:
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "speaker.emulator", "--port", str(port), "--key", "sk-test", "--demo",
+        sys.executable, "-m", "realtime_emulator", "--port", str(port), "--key", "sk-test", "--demo",
         stderr=asyncio.subprocess.PIPE)
     try:
         async with asyncio.timeout(20):

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from speaker.emulator import GENERIC_PHRASE, Emulator, FunctionCallSpec, Reply, Script, Turn
-from speaker.emulator.voice import speech_for
+from realtime_emulator import GENERIC_PHRASE, Emulator, FunctionCallSpec, Reply, Script, Turn
+from realtime_emulator.voice import speech_for
 from tests.emulator.wire import LOCAL_TURNS, speech, types, wire
 
 LIMIT = 10.0

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from speaker.emulator.validate import (
+from realtime_emulator.validate import (
     SERVER_UNDECLARED_ALLOWED,
     ValidationFailure,
     client_event_types,

@@ -6,15 +6,15 @@ from importlib import resources
 
 import numpy as np
 
-from speaker.emulator.vad import EnergyVad, SpeechStarted, SpeechStopped
-from speaker.emulator.voice import GENERIC_PHRASE, PHRASES, asset_name, bundled_key, speech_for, synthesize
+from realtime_emulator.vad import EnergyVad, SpeechStarted, SpeechStopped
+from realtime_emulator.voice import GENERIC_PHRASE, PHRASES, asset_name, bundled_key, speech_for, synthesize
 from tests.emulator.wire import speech
 
 
 def test_every_phrase_is_bundled_small_and_24_khz() -> None:
     total = 0
     for key in PHRASES:
-        ref = resources.files("speaker").joinpath("assets", asset_name(key))
+        ref = resources.files("realtime_emulator").joinpath("assets", asset_name(key))
         data = ref.read_bytes()
         total += len(data)
         assert data[:4] == b"RIFF" and int.from_bytes(data[24:28], "little") == 24000

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
-from speaker.emulator import DEFAULT_KEY, Emulator
-from speaker.emulator.voice import speech_for
+from realtime_emulator import DEFAULT_KEY, Emulator
+from realtime_emulator.voice import speech_for
 
 MODEL = "gpt-realtime-2.1"
 LOCAL_TURNS: dict[str, Any] = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from realtime_emulator import Emulator, FunctionCallSpec, Reply, Script, Turn
 from speaker.app import Speaker, assemble
 from speaker.audio.wavfile import write_wav
 from speaker.config import load_settings
-from speaker.emulator import Emulator, FunctionCallSpec, Reply, Script, Turn
 from tests.fixtures.speech import fixture_wav, read_pcm
 from tests.ha.support import ROOT, message_on, payload
 from tests.helpers.broker import Broker

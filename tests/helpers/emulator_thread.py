@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from speaker.emulator import Emulator, Script
+from realtime_emulator import Emulator, Script
 
 
 class ThreadedEmulator:

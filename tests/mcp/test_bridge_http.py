@@ -55,7 +55,7 @@ async def test_tools_appear_as_functions_with_adapted_schemas(shared_http_server
 
 
 async def test_function_specs_are_valid_realtime_tools(shared_http_server: HttpServer) -> None:
-    validate = pytest.importorskip("speaker.emulator.validate")
+    validate = pytest.importorskip("realtime_emulator.validate")
     async with McpBridge(bridged(shared_http_server.url)) as bridge:
         assert await bridge.wait_ready(10)
         specs = [tool.spec.to_realtime() for tool in bridge.tools()]

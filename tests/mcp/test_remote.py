@@ -21,7 +21,7 @@ from speaker.mcp.remote import (
 )
 from speaker.realtime.events import McpEvent, parse_server_event
 
-validate = pytest.importorskip("speaker.emulator.validate")
+validate = pytest.importorskip("realtime_emulator.validate")
 
 TOKEN = "sk-remote-SECRET-4711"
 API_KEY = "key-SECRET-0815"

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from realtime_emulator.script import Fault, Reply, Script, Turn
+from realtime_emulator.server import Emulator
 from speaker.backoff import Backoff
 from speaker.config.schema import RealtimeSettings
-from speaker.emulator.script import Fault, Reply, Script, Turn
-from speaker.emulator.server import Emulator
 from speaker.realtime.classify import FailureKind, RealtimeFailure
 from speaker.realtime.client import RealtimeConnection, connect_realtime
 from speaker.realtime.cost import SessionLedger

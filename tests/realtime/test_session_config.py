@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from realtime_emulator.validate import ValidationFailure, validate_client_event
 from speaker.config.schema import (
     McpRemoteServer,
     RealtimeSettings,
@@ -14,7 +15,6 @@ from speaker.config.schema import (
     TranscriptionSettings,
 )
 from speaker.config.secret import Secret
-from speaker.emulator.validate import ValidationFailure, validate_client_event
 from speaker.realtime.session_config import (
     build_session,
     is_reasoning_model,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from speaker.emulator import Reply, Script, Turn
+from realtime_emulator import Reply, Script, Turn
 from tests.helpers.broker import Broker
 from tests.helpers.emulator_thread import emulator_in_thread
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from speaker.emulator.validate import ValidationFailure
+from realtime_emulator.validate import ValidationFailure
 
 Direction = Literal["received", "sent"]
 
@@ -39,6 +39,15 @@ class Logged:
     event: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Injected:
+    """One deliberately invalid frame a fault sent (raw text, maybe not even JSON)."""
+
+    t: float
+    connection: int
+    text: str
+
+
 @dataclass
 class Recorder:
     """The record: every valid client event received, every event sent, every validation failure, and
@@ -55,6 +64,8 @@ class Recorder:
     stats: list[ConnectionStats] = field(default_factory=list)
     refused: list[int] = field(default_factory=list)
     """HTTP statuses of refused handshakes (401 bad key, 404 path, 400 no model)."""
+    injected: list[Injected] = field(default_factory=list)
+    """Frames a ``garbage`` fault sent on purpose, unvalidated (they are not in ``sent`` or ``log``)."""
     _tick: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property
@@ -95,6 +106,10 @@ class Recorder:
             stats = self.stats[connection]
             if stats.first_append_at is None:
                 stats.first_append_at = t
+        self.changed()
+
+    def note_injected(self, connection: int, text: str) -> None:
+        self.injected.append(Injected(time.monotonic(), connection, text))
         self.changed()
 
     def changed(self) -> None:

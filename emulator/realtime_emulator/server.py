@@ -27,11 +27,11 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from speaker.emulator.connection import Connection, EmulatorBug, Options
-from speaker.emulator.record import ConnectionStats, Recorder
-from speaker.emulator.script import Script, ScriptCursor
-from speaker.emulator.session import SESSION_CAP_S
-from speaker.emulator.validate import client_event_types
+from realtime_emulator.connection import Connection, EmulatorBug, Options
+from realtime_emulator.record import ConnectionStats, Recorder
+from realtime_emulator.script import Script, ScriptCursor
+from realtime_emulator.session import SESSION_CAP_S
+from realtime_emulator.validate import client_event_types
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ DEFAULT_KEY = "sk-emulator"
 
 class Emulator(Recorder):
     """An in-process GA Realtime server on loopback. Use as ``async with``; everything it saw is on the
-    instance (see :class:`~speaker.emulator.record.Recorder`): ``received``, ``violations``,
+    instance (see :class:`~realtime_emulator.record.Recorder`): ``received``, ``violations``,
     ``connections``, ``closed_codes``, ``append_seconds``, ``first_append_at``, ``wait_for`` …
 
     ``api_key=None`` accepts any key (and none). ``speed`` is how much faster than real time reply
@@ -76,7 +76,7 @@ class Emulator(Recorder):
         self._server = await serve(
             self._handle, self.host, self.port, process_request=self._check_handshake,
             max_size=16 * 1024 * 1024,  # the service takes appends up to 15 MiB
-            logger=_WebsocketsLog(logging.getLogger("speaker.emulator.websockets"), None),
+            logger=_WebsocketsLog(logging.getLogger("realtime_emulator.websockets"), None),
         )
         sock = next(iter(self._server.sockets))
         self.port = int(sock.getsockname()[1])

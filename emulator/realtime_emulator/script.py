@@ -3,12 +3,16 @@
 A :class:`Script` is a list of :class:`Turn`\\ s, answered in order, one per response the client asks
 for (``response.create``, or server VAD's automatic response). A turn replies with speech, or calls a
 function and, once the client sent the ``function_call_output`` and a new ``response.create``, speaks
-``then``. When the turns run out the emulator says :data:`~speaker.emulator.voice.GENERIC_PHRASE`.
+``then``. When the turns run out the emulator says :data:`~realtime_emulator.voice.GENERIC_PHRASE`.
 Turns carry on across reconnects: a second connection continues where the first stopped.
 
 :class:`Fault`\\ s inject failures, on a turn or on connecting. A fault fires once; a turn whose fault
 ended the response early (error, drop, close, stall, session expiry) is played normally the next time a
-response is asked for, so a client that reconnects and retries gets its answer.
+response is asked for, so a client that reconnects and retries gets its answer. The misbehaviour faults
+for robustness tests: :meth:`Fault.garbage` (deliberately invalid frames mid-reply, then the reply goes
+on), :meth:`Fault.drop` / :meth:`Fault.session_expired` with ``after_deltas`` (cut mid-reply), and
+:meth:`Fault.expire_in_follow_up` (the reply plays; the session expires when the follow-up comes). The
+standalone emulator takes the same faults as ``--fault SPEC`` (:func:`parse_fault`).
 
     Script(turns=[
         Turn(heard="turn on the kitchen light",
@@ -26,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from speaker.emulator.voice import GENERIC_PHRASE
+from realtime_emulator.garbage import VARIANTS
+from realtime_emulator.voice import GENERIC_PHRASE
 
-FaultKind = Literal["error", "response_failed", "drop", "close", "session_expired", "stall", "delay"]
+FaultKind = Literal["error", "response_failed", "drop", "close", "session_expired", "stall", "delay", "garbage"]
 
 SESSION_EXPIRED_MESSAGE = "Your session hit the maximum duration of 60 minutes."
 
@@ -69,6 +74,10 @@ class Fault:
     close_code: int | None = None
     reason: str = ""
     after_deltas: int | None = None
+    variants: tuple[str, ...] = ()
+    """``garbage``: which hostile frames to send (see :mod:`realtime_emulator.garbage`)."""
+    follow_up: bool = False
+    """``session_expired``: wait for the follow-up instead of cutting the reply (see :meth:`expire_in_follow_up`)."""
 
     def __post_init__(self) -> None:
         if self.close_code is not None and not (self.close_code in (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
@@ -80,6 +89,9 @@ class Fault:
             raise ValueError("seconds must not be negative")
         if self.after_deltas is not None and self.after_deltas < 0:
             raise ValueError("after_deltas must not be negative")
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        if unknown:
+            raise ValueError(f"unknown garbage variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
 
     @classmethod
     def error(cls, code: str, message: str, type: str = "invalid_request_error") -> Fault:
@@ -109,6 +121,24 @@ class Fault:
                    close_code=close_code, after_deltas=after_deltas)
 
     @classmethod
+    def expire_in_follow_up(cls, after_s: float | None = None, *, close_code: int = 1000) -> Fault:
+        """The 60-minute cap landing in the follow-up window: the turn's reply plays to the end (for a
+        function-call turn: the reply after the call), then the session expires (``error``
+        ``session_expired``, then close) as soon as the client sends the follow-up (an
+        ``input_audio_buffer.append`` or ``commit``, or a ``response.create``; it is not acted on), or
+        ``after_s`` seconds after that ``response.done`` if that comes first."""
+        return cls("session_expired", code="session_expired", message=SESSION_EXPIRED_MESSAGE,
+                   close_code=close_code, seconds=after_s, follow_up=True)
+
+    @classmethod
+    def garbage(cls, *variants: str, after_deltas: int = 1) -> Fault:
+        """INJECTED hostile frames in the middle of the reply, after ``after_deltas`` audio deltas (0:
+        before the first), then the reply goes on normally. ``variants`` picks from
+        :data:`realtime_emulator.garbage.VARIANTS` (default: all, in that order). These frames bypass the
+        emulator's validation on purpose and are listed in ``Emulator.injected``."""
+        return cls("garbage", after_deltas=after_deltas, variants=variants or tuple(VARIANTS))
+
+    @classmethod
     def stall(cls, seconds: float | None = None) -> Fault:
         """Keep the connection open and read everything, but send nothing for ``seconds`` (None: ever).
         On connect the stall comes before ``session.created``; on a turn, before ``response.created``."""
@@ -123,6 +153,16 @@ class Fault:
     @property
     def ends_connection(self) -> bool:
         return self.kind in ("drop", "close", "session_expired")
+
+    @property
+    def replaces_response(self) -> bool:
+        """Fires instead of the response (no ``after_deltas``), not inside it or after it."""
+        return self.after_deltas is None and not self.follow_up
+
+    @property
+    def cuts_turn(self) -> bool:
+        """The reply does not reach its end, so the turn plays again on the next response."""
+        return (self.ends_connection and not self.follow_up) or self.kind == "response_failed"
 
 
 @dataclass(frozen=True)
@@ -191,3 +231,57 @@ class ScriptCursor:
     def connect_fault(self, connection_index: int) -> Fault | None:
         faults = self.script.on_connect
         return faults[connection_index] if connection_index < len(faults) else None
+
+
+FAULT_SPECS = """\
+garbage[:N[:VARIANT,…]]  hostile frames after N audio deltas (default 1; all variants unless named)
+drop[:N]                 abort the TCP connection (after N deltas; none: instead of the response)
+close[:CODE[:N]]         close with CODE (default 1011), after N deltas
+expire[:N]               session_expired mid-reply after N deltas (none: instead of the response)
+expire-follow-up[:S]     session_expired when the follow-up comes (or S s after the reply)
+error:CODE               an error event with CODE instead of the response
+failed[:N]               response.done status failed (after N deltas)
+stall[:S]                send nothing for S s (none: ever)
+delay:S                  the response starts S s late
+none                     no fault on this turn"""
+"""The ``--fault`` specs of the standalone emulator (:func:`parse_fault`)."""
+
+
+def parse_fault(spec: str) -> Fault | None:
+    """A fault from a short spec (see :data:`FAULT_SPECS`); ValueError names what is wrong."""
+    kind, _, rest = spec.strip().partition(":")
+    args = rest.split(":") if rest else []
+
+    def number(i: int, cast: type[int] | type[float] = int) -> Any:
+        if len(args) <= i or args[i] == "":
+            return None
+        try:
+            return cast(args[i])
+        except ValueError:
+            raise ValueError(f"--fault {spec}: {args[i]!r} is not a number") from None
+
+    match kind:
+        case "none" | "-":
+            return None
+        case "garbage":
+            variants = tuple(v for v in args[1].split(",") if v) if len(args) > 1 else ()
+            after = number(0)
+            return Fault.garbage(*variants, after_deltas=1 if after is None else after)
+        case "drop":
+            return Fault.drop(after_deltas=number(0))
+        case "close":
+            code = number(0)
+            return Fault.close(1011 if code is None else code, after_deltas=number(1))
+        case "expire":
+            return Fault.session_expired(after_deltas=number(0))
+        case "expire-follow-up":
+            return Fault.expire_in_follow_up(number(0, float))
+        case "error" if args:
+            return Fault.error(args[0], f"Injected error {args[0]} (emulator fault).")
+        case "failed":
+            return Fault.response_failed(after_deltas=number(0))
+        case "stall":
+            return Fault.stall(number(0, float))
+        case "delay" if args:
+            return Fault.delay(number(0, float))
+    raise ValueError(f"--fault {spec}: not a fault spec; one of:\n{FAULT_SPECS}")

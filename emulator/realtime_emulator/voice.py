@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from speaker.audio.format import REALTIME
-from speaker.audio.wavfile import read_wav
+from realtime_emulator.wav import read_wav
 
-RATE = REALTIME.rate
+RATE = 24000
 """Realtime PCM: 24 kHz, 16-bit little-endian, mono."""
 
 GENERIC_PHRASE = "This is the emulator speaking."
@@ -33,7 +32,7 @@ PHRASES: dict[str, str] = {
     "timer_set": "The timer is set for five minutes.",
     "sorry": "Sorry, I could not do that.",
 }
-"""Bundled phrases: ``speaker/assets/emulator_<key>.wav`` speaks the text (the generator's input)."""
+"""Bundled phrases: ``realtime_emulator/assets/emulator_<key>.wav`` speaks the text (the generator's input)."""
 
 
 def asset_name(key: str) -> str:
@@ -60,7 +59,7 @@ def speech_for(text: str, wav: Path | None = None) -> bytes:
         return read_wav(wav, RATE)
     key = bundled_key(text)
     if key is not None:
-        ref = resources.files("speaker").joinpath("assets", asset_name(key))
+        ref = resources.files("realtime_emulator").joinpath("assets", asset_name(key))
         if ref.is_file():
             with resources.as_file(ref) as path:
                 return read_wav(path, RATE)

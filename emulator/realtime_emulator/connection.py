@@ -2,7 +2,8 @@
 session config, input buffer and conversation, runs server VAD and responses, injects faults.
 
 Every outgoing event passes :func:`validate_server_event` before it is queued; one writer task sends
-the queue in order (events, and the pause/close/abort controls faults need).
+the queue in order (events, and the pause/close/abort controls faults need). The one exception is
+:meth:`Connection.inject`: a ``garbage`` fault's deliberately invalid frames, sent raw and recorded apart.
 """
 
 from __future__ import annotations
@@ -19,17 +20,20 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from speaker.emulator.conversation import Conversation, Item, ItemError, public, transcription_usage
-from speaker.emulator.errors import BETA_MESSAGE, MIN_COMMIT_MS, commit_empty, rejection
-from speaker.emulator.inputbuffer import InputBuffer
-from speaker.emulator.record import ConnectionStats, Recorder
-from speaker.emulator.response import Output, Plan, ResponseRun
-from speaker.emulator.script import Fault, ScriptCursor, Turn
-from speaker.emulator.session import SessionError, default_session, merge_session, new_id, turn_detection
-from speaker.emulator.vad import SpeechStarted, SpeechStopped
-from speaker.emulator.validate import ValidationFailure, validate_client_event, validate_server_event
+from realtime_emulator.conversation import Conversation, Item, ItemError, public, transcription_usage
+from realtime_emulator.errors import BETA_MESSAGE, MIN_COMMIT_MS, commit_empty, rejection
+from realtime_emulator.inputbuffer import InputBuffer
+from realtime_emulator.record import ConnectionStats, Recorder
+from realtime_emulator.response import Output, Plan, ResponseRun
+from realtime_emulator.script import Fault, ScriptCursor, Turn
+from realtime_emulator.session import SessionError, default_session, merge_session, new_id, turn_detection
+from realtime_emulator.vad import SpeechStarted, SpeechStopped
+from realtime_emulator.validate import ValidationFailure, validate_client_event, validate_server_event
 
 log = logging.getLogger(__name__)
+
+FOLLOW_UP_EVENTS = frozenset({"input_audio_buffer.append", "input_audio_buffer.commit", "response.create"})
+"""What a client sends when the user follows up (``Fault.expire_in_follow_up`` fires on the first)."""
 
 
 
@@ -60,7 +64,14 @@ class _Abort:
     pass
 
 
-_Outgoing = dict[str, Any] | _Pause | _Close | _Abort
+@dataclass(frozen=True)
+class _Raw:
+    """An injected frame: sent as it is, never validated."""
+
+    text: str
+
+
+_Outgoing = dict[str, Any] | _Pause | _Close | _Abort | _Raw
 
 
 class Connection:
@@ -90,6 +101,11 @@ class Connection:
         # function calls of the current turn: call_id -> output received?
         self._calls: dict[str, bool] = {}
         self._calls_turn: Turn | None = None
+        self._expiry: Fault | None = None
+        """A follow-up expiry armed after the turn's reply: fires on the client's next turn."""
+        self._expiry_timer: asyncio.Task[None] | None = None
+        self._deferred_expiry: Fault | None = None
+        """A follow-up expiry on a function-call turn, waiting for the reply after the call."""
         self._configure_vad()
 
     # ----------------------------------------------------------------- lifetime
@@ -114,6 +130,8 @@ class Connection:
                     run.stop()
                     task.cancel()
                 timer.cancel()
+                if self._expiry_timer is not None:
+                    self._expiry_timer.cancel()
                 if self._closing_socket and not writer.done():
                     # a close handshake is in flight: let it finish (bounded), not cut it
                     try:
@@ -155,6 +173,23 @@ class Connection:
         else:
             self._out.put_nowait(_Close(fault.close_code or 1000, fault.reason))
 
+    def arm_expiry(self, fault: Fault, *, after_call: bool) -> None:
+        """The turn's reply is done: expire at the client's next turn (or after ``fault.seconds``).
+        ``after_call``: this response ended in a function call, so wait for the reply after it."""
+        if after_call:
+            self._deferred_expiry = fault
+            return
+        self._expiry = fault
+        log.info("[emulator] connection %d: session expiry armed for the follow-up", self.index)
+        if fault.seconds is not None and self._tg is not None:
+            self._expiry_timer = self._tg.create_task(self._expire_later(fault.seconds),
+                                                      name=f"emulator-{self.index}-follow-up-expiry")
+
+    async def _expire_later(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        if self._expiry is not None:
+            self.terminate(self._expiry)
+
     # ----------------------------------------------------------------- output
 
     def send(self, event: dict[str, Any]) -> None:
@@ -169,6 +204,15 @@ class Connection:
             log.error("[emulator] BUG: built an invalid server event: %s", failure)
             raise EmulatorBug(str(failure)) from failure
         self._out.put_nowait(event)
+
+    def inject(self, variant: str, frames: list[str]) -> None:
+        """Send a ``garbage`` fault's frames raw, bypassing validation, and record them as injected."""
+        if self._terminating:
+            return
+        log.warning("[emulator] FAULT INJECTION: %d deliberately invalid frame(s) of kind %s (not validated)",
+                    len(frames), variant)
+        for text in frames:
+            self._out.put_nowait(_Raw(text))
 
     def error(self, code: str | None, message: str, *, error_type: str = "invalid_request_error",
               param: str | None = None, event_id: str | None = None) -> None:
@@ -193,6 +237,12 @@ class Connection:
                 log.info("[emulator] connection %d: dropping the TCP connection", self.index)
                 self.ws.transport.abort()
                 return
+            elif isinstance(item, _Raw):
+                try:
+                    await self.ws.send(item.text)
+                except ConnectionClosed:
+                    return
+                self.recorder.note_injected(self.index, item.text)
             else:
                 try:
                     await self.ws.send(json.dumps(item))
@@ -235,6 +285,10 @@ class Connection:
 
     async def _dispatch(self, event: dict[str, Any]) -> None:
         event_id = event.get("event_id")
+        if self._expiry is not None and event["type"] in FOLLOW_UP_EVENTS:
+            log.info("[emulator] connection %d: the follow-up meets an expired session", self.index)
+            self.terminate(self._expiry)
+            return
         match event["type"]:
             case "session.update":
                 self._session_update(event["session"], event_id)
@@ -386,7 +440,7 @@ class Connection:
         run.cancel("client_cancelled")
 
     def _plan(self, params: dict[str, Any]) -> Plan:
-        """Which script turn answers this response (see :mod:`speaker.emulator.script`)."""
+        """Which script turn answers this response (see :mod:`realtime_emulator.script`)."""
         fallback = self.cursor.script.fallback
         if params.get("conversation") == "none":
             return Plan([Output(reply=fallback)], params=params)
@@ -394,7 +448,9 @@ class Connection:
             turn = self._calls_turn
             self._calls.clear()
             self._calls_turn = None
-            return Plan([Output(reply=(turn.then if turn is not None else None) or fallback)], params=params)
+            fault, self._deferred_expiry = self._deferred_expiry, None
+            return Plan([Output(reply=(turn.then if turn is not None else None) or fallback)], params=params,
+                        fault=fault)
         turn = self.cursor.peek()
         if turn is None:
             return Plan([Output(reply=fallback)], params=params)
@@ -404,7 +460,7 @@ class Connection:
 
     def _start(self, plan: Plan) -> None:
         fault = plan.fault
-        if fault is not None and fault.after_deltas is None:
+        if fault is not None and fault.replaces_response:
             log.info("[emulator] connection %d: fault %s instead of a response", self.index, fault.kind)
             if fault.kind == "error":
                 self.error(fault.code, fault.message, error_type=fault.error_type)
@@ -414,7 +470,7 @@ class Connection:
                 return
             if fault.kind == "stall":
                 self._out.put_nowait(_Pause(fault.seconds))
-        cut_short = fault is not None and (fault.ends_connection or fault.kind == "response_failed")
+        cut_short = fault is not None and fault.cuts_turn
         if plan.turn is not None and not cut_short:
             self.cursor.advance()
         run = ResponseRun(self, plan)

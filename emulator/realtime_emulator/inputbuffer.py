@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from speaker.emulator.session import bytes_per_ms, vad_silence_ms
-from speaker.emulator.vad import EnergyVad, SpeechStopped, VadEvent
+from realtime_emulator.session import bytes_per_ms, vad_silence_ms
+from realtime_emulator.vad import EnergyVad, SpeechStopped, VadEvent
 
 
 class InputBuffer:

@@ -5,16 +5,16 @@
 ``openai`` package on first use. The daemon never imports this package.
 """
 
-from speaker.emulator.record import ConnectionStats, Logged
-from speaker.emulator.script import Fault, FunctionCallSpec, Reply, Script, Turn
-from speaker.emulator.server import DEFAULT_KEY, Emulator
-from speaker.emulator.validate import (
+from realtime_emulator.record import ConnectionStats, Injected, Logged
+from realtime_emulator.script import Fault, FunctionCallSpec, Reply, Script, Turn
+from realtime_emulator.server import DEFAULT_KEY, Emulator
+from realtime_emulator.validate import (
     ValidationFailure,
     validate_client_event,
     validate_server_event,
     validate_session_update,
 )
-from speaker.emulator.voice import GENERIC_PHRASE
+from realtime_emulator.voice import GENERIC_PHRASE
 
 __all__ = [
     "DEFAULT_KEY",
@@ -23,6 +23,7 @@ __all__ = [
     "Emulator",
     "Fault",
     "FunctionCallSpec",
+    "Injected",
     "Logged",
     "Reply",
     "Script",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from speaker.emulator.validate import ValidationFailure
+from realtime_emulator.validate import ValidationFailure
 
 BETA_MESSAGE = "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API."
 MIN_COMMIT_MS = 100

@@ -18,7 +18,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from speaker.emulator.conversation import (
+from realtime_emulator import garbage
+from realtime_emulator.conversation import (
     Item,
     Segment,
     cached,
@@ -27,12 +28,12 @@ from speaker.emulator.conversation import (
     text_tokens,
     usage_block,
 )
-from speaker.emulator.script import Fault, FunctionCallSpec, Reply, Turn
-from speaker.emulator.session import new_id
-from speaker.emulator.voice import speech_for
+from realtime_emulator.script import Fault, FunctionCallSpec, Reply, Turn
+from realtime_emulator.session import new_id
+from realtime_emulator.voice import speech_for
 
 if TYPE_CHECKING:
-    from speaker.emulator.connection import Connection
+    from realtime_emulator.connection import Connection
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class ResponseRun:
         self._outputs: list[dict[str, Any]] = []
         self._out_text = 0
         self._out_audio_ms = 0.0
+        self._at = ("item_emufaultnone", 0)
+        """The item being streamed and its output index (where injected frames pretend to belong)."""
         session = conn.session
         params = plan.params
         self.modalities: list[str] = list(params.get("output_modalities") or session["output_modalities"])
@@ -127,6 +130,8 @@ class ResponseRun:
                 await self._pause(fault.seconds or 0.0)
             if self.stopped:
                 return
+            if fault is not None and fault.kind == "garbage":
+                self._inject(before_created=True)
             self._send("response.created", response=self._response("in_progress"))
             self._send("rate_limits.updated", rate_limits=[
                 {"name": "requests", "limit": 10000, "remaining": 9999, "reset_seconds": 0.006},
@@ -145,6 +150,9 @@ class ResponseRun:
             self._maybe_fault(end=True)
             if not self.stopped:
                 self._finish()
+                if fault is not None and fault.follow_up:
+                    calls = any(o.call is not None for o in self.plan.outputs) and not self.plan.out_of_band
+                    self.conn.arm_expiry(fault, after_call=calls)
         finally:
             self.conn.response_finished(self)
 
@@ -158,8 +166,22 @@ class ResponseRun:
         log.info("[emulator] fault %s in %s after %d deltas", fault.kind, self.id, self._deltas)
         if fault.kind == "response_failed":
             self._fail(fault)
+        elif fault.kind == "garbage":
+            self._inject(before_created=False)
         elif fault.ends_connection:
             self.conn.terminate(fault)
+
+    def _inject(self, *, before_created: bool) -> None:
+        """Send the garbage fault's frames that belong here (see :mod:`realtime_emulator.garbage`)."""
+        fault = self.plan.fault
+        assert fault is not None
+        item_id, index = self._at
+        tools = self.plan.params.get("tools", self.conn.session["tools"]) or []
+        tool = next((t["name"] for t in tools if t.get("type") == "function" and t.get("name")), "unknown_tool")
+        context = garbage.Context(self.id, item_id, index, self._response("completed"), tool)
+        for variant in fault.variants:
+            if (variant in garbage.BEFORE_CREATED) == before_created:
+                self.conn.inject(variant, garbage.frames(variant, context))
 
     def _fail(self, fault: Fault) -> None:
         self._failed = {"type": fault.error_type, "code": fault.code, "message": fault.message}
@@ -169,6 +191,7 @@ class ResponseRun:
         item = self._open_item(index, {"type": "message", "status": "in_progress", "role": "assistant",
                                        "content": []})
         ids = {"response_id": self.id, "item_id": item.id, "output_index": index, "content_index": 0}
+        self._at = (item.id, index)
         words = reply.text.split()
         said: list[str] = []
         if audio_mode:
