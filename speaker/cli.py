@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--minutes", type=float, default=10.0, help="minutes of audio (default 10)")
     bench.add_argument("--conversation", action="store_true",
                        help="latency and upload figures of a conversation against the emulator instead")
+    bench.add_argument("--soak", type=int, metavar="N", default=None,
+                       help="N wake/question/answer interactions against the emulator: RSS growth, CPU, failures")
     return p
 
 
@@ -79,6 +81,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return print_devices()
     if command == "bench":
+        if args.soak is not None:
+            from speaker.bench_soak import main as soak_bench
+
+            return soak_bench(args.soak)
         if args.conversation:
             from speaker.bench_conversation import main as conversation_bench
 
