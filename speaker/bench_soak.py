@@ -1,5 +1,5 @@
 """``speaker bench --soak N``: N wake → question → answer interactions in one daemon, against the
-Realtime EMULATOR (in a thread of this process, so its CPU is kept apart), printing RSS growth, CPU per
+Realtime EMULATOR (in its own process, so its memory and CPU are kept apart), printing RSS growth, CPU per
 interaction and failures.
 
 Everything runs as in the daemon (front end with the real wake word and VAD, core, runner, Realtime
@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import resource
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -125,41 +128,42 @@ def _clip() -> bytes:
     return bytes(MIC.bytes_for_ms(500)) + demo
 
 
-def _emulator_thread(script: Any) -> tuple[Any, Callable[[], None]]:
-    from speaker.emulator import Emulator
-
-    ready = threading.Event()
-    state: dict[str, Any] = {}
-    loop = asyncio.new_event_loop()
-
-    async def serve() -> None:
-        stop = asyncio.Event()
-        state["stop"] = stop
-        async with Emulator(script, api_key=KEY, speed=20) as emu:
-            state["emu"] = emu
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True, name="emulator")
-    thread.start()
-    if not ready.wait(30):
+def _emulator_process() -> tuple[str, Callable[[], None]]:
+    """The emulator in its own process (``python -m speaker.emulator``): its records of every event
+    must not count as the daemon's memory or CPU."""
+    proc = subprocess.Popen([sys.executable, "-m", "speaker.emulator", "--port", "0", "--speed", "20",
+                             "--key", KEY], stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    url = None
+    while url is None and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        found = re.search(r"ws://\S+", line)
+        url = found.group(0) if found else None
+    if url is None:
+        proc.kill()
         raise RuntimeError("the emulator did not start")
+    threading.Thread(target=proc.stderr.read, daemon=True, name="emulator-log").start()  # keep the pipe empty
 
     def stop() -> None:
-        loop.call_soon_threadsafe(state["stop"].set)
-        thread.join(10)
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
-    return state["emu"], stop
+    return url, stop
 
 
 async def run(count: int) -> dict[str, Any]:
     from speaker.app import assemble
     from speaker.config import load_settings
     from speaker.core.conversation import Phase
-    from speaker.emulator import Reply, Script
 
     os.environ[KEY_ENV] = KEY
-    emu, stop_emulator = _emulator_thread(Script(fallback=Reply("The kitchen light is on.")))
+    url, stop_emulator = _emulator_process()
     rss: list[int] = []
     cpu: list[tuple[float, float]] = []
     failures: list[str] = []
@@ -169,7 +173,7 @@ async def run(count: int) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="speaker-soak-") as tmp_name:
             tmp = Path(tmp_name)
             config = tmp / "soak.yaml"
-            config.write_text(f"audio:\n  output:\n    realtime: false\nrealtime:\n  url: {emu.url}\n"
+            config.write_text(f"audio:\n  output:\n    realtime: false\nrealtime:\n  url: {url}\n"
                               f"  api_key: {{env: {KEY_ENV}}}\nconversation:\n  follow_up_s: 0\n  idle_close_s: 0\n"
                               f"mqtt:\n  enabled: false\ntools:\n  packs: []\nstate_dir: {tmp}\n")
             loaded = load_settings([config])
@@ -200,7 +204,7 @@ async def run(count: int) -> dict[str, Any]:
     finally:
         stop_emulator()
     return {"rss": rss, "cpu": cpu, "failures": failures, "wall": wall, "count": count,
-            "violations": len(emu.violations), "drops": dict(guard.TOTALS)}
+            "drops": dict(guard.TOTALS)}
 
 
 def main(count: int) -> int:
@@ -209,7 +213,7 @@ def main(count: int) -> int:
         return 2
     clip_s = len(_clip()) / MIC.bytes_per_second
     print(f"soak: {count} interactions (wake word + question, {clip_s:.1f} s of audio each, then quiet until "
-          "idle) in one daemon against the EMULATOR (in a thread of this process)")
+          "idle) in one daemon against the EMULATOR (another process)")
     f = asyncio.run(run(count))
     done = len(f["rss"])
     cpu = f["cpu"]
@@ -226,7 +230,7 @@ def main(count: int) -> int:
     else:
         print(f"  RSS                      {f['rss'][-1] / 1024:.1f} MB (too few interactions for a growth figure)")
     if done:
-        print(f"  CPU per interaction      {main_thread / done:.3f} CPU-s daemon (main thread), "
-              f"{total / done:.3f} CPU-s whole process incl. the emulator thread, for {clip_s:.1f} s of audio")
-    print(f"  emulator protocol violations {f['violations']}; server events dropped/repaired {f['drops'] or 0}")
+        print(f"  CPU per interaction      {total / done:.3f} CPU-s (daemon process; {main_thread / done:.3f} in "
+              f"its event loop thread) for {clip_s:.1f} s of audio")
+    print(f"  server events dropped/repaired {f['drops'] or 0}")
     return 0 if not f["failures"] and done == count else 1
