@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--aec", action="store_true", help="echo cancellation figures in the simulated room instead")
     bench.add_argument("--conversation", action="store_true",
                        help="latency and upload figures of a conversation against the emulator instead")
+    bench.add_argument("--soak", type=int, metavar="N", default=None,
+                       help="N wake/question/answer interactions against the emulator: RSS growth, CPU, failures")
     return p
 
 
@@ -97,6 +99,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             from speaker.aec.bench import main as aec_bench
 
             return aec_bench()
+        if args.soak is not None:
+            from speaker.bench_soak import main as soak_bench
+
+            return soak_bench(args.soak)
         if args.conversation:
             from speaker.bench_conversation import main as conversation_bench
 

@@ -48,7 +48,7 @@ def open_sink(settings: AudioOutputSettings, *, file: Path | None = None, resili
 
         path = file if file is not None else settings.file
         assert path is not None
-        return FileSink(path, realtime=settings.realtime, volume=settings.volume)
+        return FileSink(path, realtime=settings.realtime, volume=settings.volume, retry_s=settings.retry_s)
     from speaker.audio.device_sink import DeviceSink
 
     return DeviceSink(settings, wait_for_device=resilient)

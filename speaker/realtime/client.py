@@ -30,7 +30,9 @@ Delivery policy: received events go to a queue bounded at ``event_queue_size``. 
 that far behind, the receive loop waits up to ``stall_timeout_s`` for room (the server's frames pile up in
 the socket meanwhile; nothing is dropped); if the consumer is still stuck, the connection ends with a
 fatal ``consumer_stalled`` failure rather than silently losing audio or a ``response.done``. Unknown event
-types are logged at debug and not delivered; malformed events are logged at warning and skipped.
+types are logged at debug and not delivered. Malformed events (see ``speaker.realtime.events``) and events
+that refer to nothing (see ``speaker.realtime.guard``) are dropped, counted in ``dropped`` and logged at
+warning, rate-limited; none of them ends the connection.
 """
 
 from __future__ import annotations
@@ -55,15 +57,8 @@ from speaker import __version__
 from speaker.config.schema import RealtimeSettings
 from speaker.realtime import classify
 from speaker.realtime.classify import FailureKind, RealtimeFailure
-from speaker.realtime.events import (
-    AudioDelta,
-    Other,
-    ProtocolError,
-    RealtimeEvent,
-    ServerError,
-    SessionCreated,
-    parse_server_event,
-)
+from speaker.realtime.events import RealtimeEvent, ServerError, SessionCreated
+from speaker.realtime.guard import Intake
 from speaker.realtime.session_config import session_update_event
 
 log = logging.getLogger(__name__)
@@ -134,6 +129,7 @@ class RealtimeConnection:
         self._config_event_id: str | None = None
         self._ready: asyncio.Future[SessionCreated] = asyncio.get_running_loop().create_future()
         self._audio_bytes = 0
+        self._intake = Intake(log)
         self.session_id: str | None = None
         """The server's session id, from ``session.created``."""
         self.model: str | None = None
@@ -235,6 +231,11 @@ class RealtimeConnection:
         return self._audio_bytes / PCM24K_BYTES_PER_S
 
     @property
+    def dropped(self) -> dict[str, int]:
+        """Server events dropped or repaired on this connection, by category (see ``guard.DropLog``)."""
+        return dict(self._intake.log.counts)
+
+    @property
     def closed(self) -> bool:
         """True once the connection ended (our close, the server's, or a failure)."""
         return self._closing or self._end is not None
@@ -324,7 +325,7 @@ class RealtimeConnection:
                 raw = await self._ws.recv()
             except ConnectionClosed as exc:
                 return self._close_failure(exc)
-            event = self._decode(raw)
+            event = self._intake.take(raw)
             if event is None:
                 continue
             if isinstance(event, SessionCreated):
@@ -359,27 +360,6 @@ class RealtimeConnection:
                 kind=FailureKind.RETRYABLE if event.kind is FailureKind.RETRYABLE else FailureKind.FATAL,
                 code=event.code or "session_config_refused")
         return None
-
-    def _decode(self, raw: str | bytes) -> RealtimeEvent | None:
-        if isinstance(raw, bytes):
-            log.warning("realtime: ignoring a binary frame of %d bytes", len(raw))
-            return None
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            log.warning("realtime: ignoring malformed JSON (%d chars): %s", len(raw), exc.msg)
-            return None
-        try:
-            event = parse_server_event(data)
-        except ProtocolError as exc:
-            log.warning("realtime: ignoring malformed event: %s", exc)
-            return None
-        if isinstance(event, Other):
-            log.debug("realtime < %s (ignored)", event.type)
-            return None
-        if not isinstance(event, AudioDelta):
-            log.debug("realtime < %s", type(event).__name__)
-        return event
 
     async def _deliver(self, event: RealtimeEvent) -> bool:
         """Queue for the consumer, waiting (bounded) for room. False if the consumer is stuck."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,8 @@ MCP_LIST_FAILED = "mcp_list_tools.failed"
 MCP_CALL_COMPLETED = "response.mcp_call.completed"
 MCP_CALL_FAILED = "response.mcp_call.failed"
 RATE_LIMITS = "rate_limits.updated"
+
+STATUSES = frozenset({"completed", "cancelled", "failed", "incomplete"})
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,17 @@ class McpEvent:
 
 
 @dataclass(frozen=True)
+class OutputItemAdded:
+    """``response.output_item.added``: the response announces an item (a message or a function call).
+    The client's sequence guard consumes it; the core does not need it."""
+
+    response_id: str
+    item_id: str
+    item_type: str
+    call_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Other:
     type: str
 
@@ -192,60 +206,55 @@ class Other:
 RealtimeEvent = (
     SessionCreated | SessionUpdated | ServerError | ResponseCreated | AudioDelta | AudioDone
     | TranscriptDone | FunctionCall | ResponseDone | ServerSpeechStarted | ServerSpeechStopped
-    | InputTranscript | InputCommitted | ItemTruncated | McpEvent | Other
+    | InputTranscript | InputCommitted | ItemTruncated | McpEvent | OutputItemAdded | Other
 )
+
 
 
 class ProtocolError(ValueError):
     """The server sent something that is not a valid GA event (logged, never fatal)."""
 
 
-def _str(ev: dict[str, Any], key: str) -> str:
-    value = ev.get(key)
-    if not isinstance(value, str):
-        raise ProtocolError(f"{ev.get('type')}: '{key}' missing or not a string")
-    return value
+# ---------------------------------------------------------------------------- limits of a sane event
+# Real values are far inside these. Past them an event is either dropped (ids, numbers the speaker acts
+# on) or the field is cut (text that is only shown or published): see ``parse_server_event``.
+MAX_ID = 256
+"""Ids (``resp_…``, ``item_…``, ``call_…``) are about 30 characters."""
+MAX_NAME = 128
+"""A function name (the API allows 64)."""
+MAX_TEXT = 8_000
+"""A transcript or text part: a spoken reply of several minutes. Longer text is cut here."""
+MAX_MESSAGE = 1_000
+"""An error message or code, a status reason: cut here."""
+MAX_ARGUMENTS = 64 * 1024
+"""A function call's JSON arguments. Longer: the call is dropped (cut JSON would not parse anyway)."""
+MAX_AUDIO_B64 = 1024 * 1024
+"""One audio delta: about 11 s of audio (the service sends about 0.1 s per delta)."""
+MAX_MS = 24 * 3600 * 1000
+"""Audio positions in ms: a session lasts at most an hour."""
+MAX_TOKENS = 10**9
+"""A token count in ``usage``."""
+MAX_INDEX = 10_000
+"""``content_index`` and friends."""
 
 
-def _usage(raw: Any) -> Usage:
-    if not isinstance(raw, dict):
-        return Usage()
-    i = _dict(raw.get("input_token_details"))
-    c = _dict(i.get("cached_tokens_details"))
-    o = _dict(raw.get("output_token_details"))
-
-    def n(d: Any, k: str) -> int:
-        v = d.get(k) if isinstance(d, dict) else None
-        return int(v) if isinstance(v, (int, float)) else 0
-
-    return Usage(
-        text_in=n(i, "text_tokens"), text_cached=n(c, "text_tokens"),
-        audio_in=n(i, "audio_tokens"), audio_cached=n(c, "audio_tokens"),
-        text_out=n(o, "text_tokens"), audio_out=n(o, "audio_tokens"),
-    )
-
-
-def _function_call(response_id: str, item: dict[str, Any]) -> FunctionCall:
-    return FunctionCall(response_id=response_id, item_id=str(item.get("id", "")),
-                        call_id=_str(item, "call_id"), name=_str(item, "name"),
-                        arguments=str(item.get("arguments") or ""))
-
-
-def parse_server_event(ev: Any) -> RealtimeEvent:
-    """Turn one decoded JSON server event into a typed event. Raises ProtocolError on malformed
-    events of a type we act on (never another exception); unknown types become ``Other``."""
+def parse_server_event(ev: Any, fixes: list[str] | None = None) -> RealtimeEvent:
+    """Turn one decoded JSON server event into a typed event. Total: raises ProtocolError for an event
+    that must be dropped (malformed, out of range, or referring to nothing), never another exception;
+    unknown types become ``Other``. A field that is only informational and obviously repairable (a
+    too-long transcript, an impossible token count in ``usage``) is repaired instead and named in
+    ``fixes`` (when given), so the event still does its job (a ``response.done`` must end its reply)."""
     if not isinstance(ev, dict):
         raise ProtocolError(f"an event must be a JSON object, not {type(ev).__name__}")
     kind = ev.get("type")
-    if not isinstance(kind, str):
-        raise ProtocolError("event without a 'type'")
+    if not isinstance(kind, str) or not kind or len(kind) > MAX_NAME:
+        raise ProtocolError("event without a valid 'type'")
     try:
-        return _parse(kind, ev)
+        return _Decoder(kind, fixes if fixes is not None else []).parse(ev)
     except ProtocolError:
         raise
-    except (TypeError, ValueError, AttributeError, KeyError) as exc:
-        # a field of the wrong JSON type (a list where an object belongs, null where a number belongs)
-        raise ProtocolError(f"{kind}: malformed ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # a shape no rule foresaw: still only a dropped event
+        raise ProtocolError(f"{kind}: malformed ({type(exc).__name__})") from None
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -256,75 +265,205 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _parse(kind: str, ev: dict[str, Any]) -> RealtimeEvent:
-    match kind:
-        case "response.output_audio.delta":
-            try:
-                pcm = base64.b64decode(_str(ev, "delta"), validate=True)
-            except binascii.Error as exc:
-                raise ProtocolError(f"{kind}: delta is not base64: {exc}") from None
-            return AudioDelta(_str(ev, "response_id"), _str(ev, "item_id"),
-                              int(ev.get("content_index", 0)), pcm)
-        case "response.output_audio.done":
-            return AudioDone(_str(ev, "response_id"), _str(ev, "item_id"))
-        case "response.output_audio_transcript.done" | "response.output_text.done":
-            text = ev.get("transcript") if kind.endswith("transcript.done") else ev.get("text")
-            return TranscriptDone(_str(ev, "response_id"), _str(ev, "item_id"), str(text or ""))
-        case "response.created":
-            return ResponseCreated(str(_dict(ev.get("response")).get("id", "")))
-        case "response.done":
-            resp = ev.get("response")
-            if not isinstance(resp, dict):
-                raise ProtocolError("response.done without a response")
-            rid = str(resp.get("id", ""))
-            details = _dict(resp.get("status_details"))
-            err = details.get("error")
-            calls = tuple(
-                _function_call(rid, item) for item in _list(resp.get("output"))
-                if isinstance(item, dict) and item.get("type") == "function_call"
-            )
-            return ResponseDone(
-                response_id=rid, status=str(resp.get("status", "completed")),
-                reason=details.get("reason"),
-                usage=_usage(resp.get("usage")), function_calls=calls,
-                error=(err.get("message") or err.get("code")) if isinstance(err, dict) else None,
-                metadata=resp.get("metadata") if isinstance(resp.get("metadata"), dict) else None,
-            )
-        case "response.function_call_arguments.done":
-            return FunctionCall(_str(ev, "response_id"), _str(ev, "item_id"), _str(ev, "call_id"),
-                                _str(ev, "name"), _str(ev, "arguments"))
-        case "input_audio_buffer.speech_started":
-            return ServerSpeechStarted(ev.get("item_id"), int(ev.get("audio_start_ms", 0)))
-        case "input_audio_buffer.speech_stopped":
-            return ServerSpeechStopped(ev.get("item_id"), int(ev.get("audio_end_ms", 0)))
-        case "conversation.item.input_audio_transcription.completed":
-            usage = _dict(ev.get("usage"))
-            seconds = float(usage.get("seconds") or 0.0) if usage.get("type", "duration") == "duration" else 0.0
-            return InputTranscript(_str(ev, "item_id"), str(ev.get("transcript", "")), seconds)
-        case "session.created":
-            sess = _dict(ev.get("session"))
-            return SessionCreated(sess.get("id"), sess.get("model"))
-        case "session.updated":
-            return SessionUpdated()
-        case "error":
-            err = ev.get("error")
-            if not isinstance(err, dict):
-                raise ProtocolError("error event without an error object")
-            code = err.get("code")
-            param = err.get("param")
-            return ServerError(str(err.get("type") or "unknown"), str(code) if code is not None else None,
-                               str(err.get("message") or ""), err.get("event_id"),
-                               str(param) if param is not None else None)
-        case "input_audio_buffer.committed":
-            return InputCommitted(_str(ev, "item_id"))
-        case "conversation.item.truncated":
-            return ItemTruncated(_str(ev, "item_id"), int(ev.get("audio_end_ms", 0)))
-        case "conversation.item.done" | "response.output_item.done":
-            item = ev.get("item")
-            if isinstance(item, dict) and str(item.get("type", "")).startswith("mcp"):
-                return McpEvent(kind, item=item, item_id=item.get("id"))
-            return Other(kind)
-        case _ if kind.startswith(("mcp_list_tools.", "response.mcp_call")):
-            return McpEvent(kind, item_id=ev.get("item_id"))
-        case _:
-            return Other(kind)
+class _Decoder:
+    def __init__(self, kind: str, fixes: list[str]) -> None:
+        self.kind = kind
+        self.fixes = fixes
+
+    def bad(self, what: str) -> ProtocolError:
+        return ProtocolError(f"{self.kind}: {what}")
+
+    # ------------------------------------------------------------------ fields
+
+    def id(self, d: dict[str, Any], key: str) -> str:
+        """A required id: a non-empty string of sane length."""
+        value = d.get(key)
+        if not isinstance(value, str) or not value:
+            raise self.bad(f"'{key}' missing or not a string")
+        if len(value) > MAX_ID:
+            raise self.bad(f"'{key}' is {len(value)} characters long")
+        return value
+
+    def opt_id(self, d: dict[str, Any], key: str) -> str | None:
+        return None if d.get(key) is None else self.id(d, key)
+
+    def number(self, d: dict[str, Any], key: str, hi: int) -> int:
+        """A non-negative integer up to ``hi`` (a whole float is accepted); absent or null is 0."""
+        value = d.get(key)
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.bad(f"'{key}' is not a number")
+        if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+            raise self.bad(f"'{key}' is {value!r}")
+        if not 0 <= value <= hi:
+            raise self.bad(f"'{key}' is out of range")
+        return int(value)
+
+    def text(self, d: dict[str, Any], key: str, cap: int) -> str:
+        """Free text; absent or null is empty; longer than ``cap`` is cut (and noted)."""
+        value = d.get(key)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise self.bad(f"'{key}' is not a string")
+        if len(value) > cap:
+            self.fixes.append(f"'{key}' cut from {len(value)} to {cap} characters")
+            return value[:cap]
+        return value
+
+    def opt_text(self, d: dict[str, Any], key: str, cap: int) -> str | None:
+        return None if d.get(key) is None else self.text(d, key, cap)
+
+    def pcm(self, d: dict[str, Any]) -> bytes:
+        b64 = d.get("delta")
+        if not isinstance(b64, str):
+            raise self.bad("'delta' missing or not a string")
+        if len(b64) > MAX_AUDIO_B64:
+            raise self.bad(f"an audio delta of {len(b64)} base64 characters")
+        try:
+            pcm = base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise self.bad("'delta' is not base64") from None
+        if len(pcm) % 2:
+            # we cannot tell where the byte went missing: a misaligned delta would play as full-scale
+            # noise, a dropped one is a short gap
+            raise self.bad(f"{len(pcm)} bytes of audio is not whole 16-bit samples")
+        return pcm
+
+    def usage(self, raw: Any) -> Usage:
+        """Token counts (only used for the cost estimate): one impossible count voids the block."""
+        if not isinstance(raw, dict):
+            return Usage()
+        i = _dict(raw.get("input_token_details"))
+        c = _dict(i.get("cached_tokens_details"))
+        o = _dict(raw.get("output_token_details"))
+        try:
+            return Usage(*(self.number(d, key, MAX_TOKENS) for d, key in (
+                (i, "text_tokens"), (c, "text_tokens"), (i, "audio_tokens"), (c, "audio_tokens"),
+                (o, "text_tokens"), (o, "audio_tokens"))))
+        except ProtocolError as exc:
+            self.fixes.append(f"usage ignored ({exc})")
+            return Usage()
+
+    def function_call(self, response_id: str, d: dict[str, Any], item_id: str) -> FunctionCall:
+        name = self.id(d, "name")
+        if len(name) > MAX_NAME:
+            raise self.bad(f"a function name of {len(name)} characters")
+        arguments = d.get("arguments")
+        if arguments is None:
+            arguments = ""
+        if not isinstance(arguments, str) or len(arguments) > MAX_ARGUMENTS:
+            raise self.bad("'arguments' not a string or too long")
+        return FunctionCall(response_id, item_id, self.id(d, "call_id"), name, arguments)
+
+    def metadata(self, raw: Any) -> dict[str, str] | None:
+        if not isinstance(raw, dict):
+            return None
+        clean = {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)
+                 and len(k) <= MAX_NAME and len(v) <= MAX_MESSAGE}
+        if len(clean) != len(raw):
+            self.fixes.append("metadata entries dropped")
+        return clean
+
+    # ------------------------------------------------------------------ events
+
+    def parse(self, ev: dict[str, Any]) -> RealtimeEvent:
+        kind = self.kind
+        match kind:
+            case "response.output_audio.delta":
+                return AudioDelta(self.id(ev, "response_id"), self.id(ev, "item_id"),
+                                  self.number(ev, "content_index", MAX_INDEX), self.pcm(ev))
+            case "response.output_audio.done":
+                return AudioDone(self.id(ev, "response_id"), self.id(ev, "item_id"))
+            case "response.output_audio_transcript.done" | "response.output_text.done":
+                key = "transcript" if kind.endswith("transcript.done") else "text"
+                return TranscriptDone(self.id(ev, "response_id"), self.id(ev, "item_id"),
+                                      self.text(ev, key, MAX_TEXT))
+            case "response.created":
+                return ResponseCreated(self.id(_dict(ev.get("response")), "id"))
+            case "response.done":
+                return self.response_done(ev)
+            case "response.output_item.added":
+                item = _dict(ev.get("item"))
+                item_type = self.id(item, "type")
+                call_id = self.id(item, "call_id") if item_type == "function_call" else None
+                return OutputItemAdded(self.id(ev, "response_id"), self.id(item, "id"), item_type, call_id)
+            case "response.function_call_arguments.done":
+                return self.function_call(self.id(ev, "response_id"), ev, self.id(ev, "item_id"))
+            case "input_audio_buffer.speech_started":
+                return ServerSpeechStarted(self.opt_id(ev, "item_id"), self.number(ev, "audio_start_ms", MAX_MS))
+            case "input_audio_buffer.speech_stopped":
+                return ServerSpeechStopped(self.opt_id(ev, "item_id"), self.number(ev, "audio_end_ms", MAX_MS))
+            case "conversation.item.input_audio_transcription.completed":
+                usage = _dict(ev.get("usage"))
+                seconds = 0.0
+                if usage.get("type", "duration") == "duration":
+                    raw = usage.get("seconds")
+                    if isinstance(raw, (int, float)) and not isinstance(raw, bool) \
+                            and math.isfinite(raw) and 0 <= raw <= MAX_MS / 1000:
+                        seconds = float(raw)
+                    elif raw is not None:
+                        self.fixes.append("transcription seconds ignored")
+                return InputTranscript(self.id(ev, "item_id"), self.text(ev, "transcript", MAX_TEXT), seconds)
+            case "session.created":
+                sess = _dict(ev.get("session"))
+                model = sess.get("model")
+                return SessionCreated(self.opt_id(sess, "id"),
+                                      model if isinstance(model, str) and len(model) <= MAX_NAME else None)
+            case "session.updated":
+                return SessionUpdated()
+            case "error":
+                err = ev.get("error")
+                if not isinstance(err, dict):
+                    raise self.bad("no error object")
+                code, param, etype = err.get("code"), err.get("param"), err.get("type")
+                return ServerError(
+                    str(etype)[:MAX_NAME] if isinstance(etype, str) and etype else "unknown",
+                    str(code)[:MAX_NAME] if isinstance(code, (str, int)) and not isinstance(code, bool) else None,
+                    self.text(err, "message", MAX_MESSAGE) if isinstance(err.get("message"), str) else "",
+                    err["event_id"][:MAX_ID] if isinstance(err.get("event_id"), str) else None,
+                    str(param)[:MAX_NAME] if isinstance(param, str) else None)
+            case "input_audio_buffer.committed":
+                return InputCommitted(self.id(ev, "item_id"))
+            case "conversation.item.truncated":
+                return ItemTruncated(self.id(ev, "item_id"), self.number(ev, "audio_end_ms", MAX_MS))
+            case "conversation.item.done" | "response.output_item.done":
+                done = _dict(ev.get("item"))
+                if isinstance(done.get("type"), str) and done["type"].startswith("mcp"):
+                    return McpEvent(kind, item=done, item_id=self.opt_id(done, "id"))
+                return Other(kind)
+            case _ if kind.startswith(("mcp_list_tools.", "response.mcp_call")):
+                return McpEvent(kind, item_id=self.opt_id(ev, "item_id"))
+            case _:
+                return Other(kind)
+
+    def response_done(self, ev: dict[str, Any]) -> ResponseDone:
+        resp = ev.get("response")
+        if not isinstance(resp, dict):
+            raise self.bad("no response object")
+        rid = self.id(resp, "id")
+        status = resp.get("status", "completed")
+        if status not in STATUSES:
+            # a reply must still end: an unknown status counts as an incomplete response
+            self.fixes.append(f"status {str(status)[:40]!r} read as 'incomplete'")
+            status = "incomplete"
+        details = _dict(resp.get("status_details"))
+        err = _dict(details.get("error"))
+        error = self.opt_text(err, "message", MAX_MESSAGE) if isinstance(err.get("message"), str) else None
+        if not error and isinstance(err.get("code"), str):
+            error = err["code"][:MAX_MESSAGE]
+        calls = []
+        for item in _list(resp.get("output")):
+            if isinstance(item, dict) and item.get("type") == "function_call":
+                try:
+                    calls.append(self.function_call(rid, item, self.id(item, "id")))
+                except ProtocolError as exc:
+                    self.fixes.append(f"function call dropped ({exc})")
+        reason = details.get("reason")
+        return ResponseDone(
+            response_id=rid, status=status,
+            reason=reason[:MAX_MESSAGE] if isinstance(reason, str) else None,
+            usage=self.usage(resp.get("usage")), function_calls=tuple(calls),
+            error=error or None, metadata=self.metadata(resp.get("metadata")),
+        )

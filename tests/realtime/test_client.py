@@ -143,6 +143,8 @@ async def test_events_are_typed_unknown_and_malformed_are_skipped(caplog: pytest
         await ws.send(session_created())
         await ws.send(ev(type="response.created", event_id="e1", response={"id": "resp_1"}))
         await ws.send(ev(type="brand.new.event", event_id="e2"))  # a type this client does not know
+        await ws.send(ev(type="response.output_item.added", response_id="resp_1", output_index=0,
+                         item={"id": "it_1", "type": "message"}))  # announces it_1: consumed by the guard
         await ws.send("{not json")
         await ws.send(ev(type="response.output_audio.delta", event_id="e3", response_id="resp_1"))  # no delta
         await ws.send(ev(type="response.output_audio.delta", event_id="e4", response_id="resp_1", item_id="it_1",
@@ -162,8 +164,8 @@ async def test_events_are_typed_unknown_and_malformed_are_skipped(caplog: pytest
     assert isinstance(done, ResponseDone)
     assert done.usage == Usage(text_in=119, text_cached=64, audio_in=13, audio_cached=0, text_out=30, audio_out=91)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("malformed JSON" in m for m in warnings)
-    assert any("malformed event" in m and "delta" in m for m in warnings)
+    assert any("not JSON" in m for m in warnings)
+    assert any("malformed server event" in m and "delta" in m for m in warnings)
     assert any("brand.new.event" in r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)
     assert isinstance(end, RealtimeFailure) and end.kind is FailureKind.RETRYABLE and end.code == "1011"
 
