@@ -2,11 +2,12 @@
 
 The runner hands over the pre-roll that fired (16 kHz mono s16le, the last ``WAKE_SEGMENT_MS`` before
 the detection: openWakeWord fires about 230 ms after the phrase ends, so a second holds all of it).
-The level is the RMS of the loudest ``ACTIVE_FRACTION`` of its 20 ms frames: the voiced part of the
-phrase, so the silence before it does not dilute the figure and two speakers that captured the same
-phrase with different amounts of lead-in still compare fairly. dBFS is relative to a full-scale
-square wave (a full-scale sine reads −3 dBFS). The per-device calibration offset (``rooms.level_offset_db``)
-is added on top: microphones differ by several dB, and only calibrated levels are comparable.
+The level is the RMS of its loudest ``ACTIVE_MS`` (in 20 ms frames): the voiced core of the phrase,
+so the silence around it does not dilute the figure and two speakers that captured the same phrase
+with different amounts of lead-in (pre-roll length, detection lag) still compare fairly. dBFS is
+relative to a full-scale square wave (a full-scale sine reads −3 dBFS). The per-device calibration
+offset (``rooms.level_offset_db``) is added on top: microphones differ by several dB, and only
+calibrated levels are comparable.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import numpy as np
 
 RATE = 16000
 FRAME_MS = 20
-ACTIVE_FRACTION = 0.3
-"""Share of the loudest frames averaged: a one-second segment holding a 0.6 s phrase is mostly speech."""
+ACTIVE_MS = 300
+"""How much of the loudest audio is averaged: every wake phrase has more voiced speech than this."""
 WAKE_SEGMENT_MS = 1000
 """How much of the pre-roll before the detection to measure."""
 FLOOR_DBFS = -120.0
@@ -72,7 +73,7 @@ def measure(pcm: bytes, offset_db: float = 0.0) -> Level:
         energies = np.array([np.mean(samples**2)])
     else:
         energies = np.mean(samples[: whole * frame].reshape(whole, frame) ** 2, axis=1)
-    keep = max(1, math.ceil(energies.size * ACTIVE_FRACTION))
+    keep = min(energies.size, max(1, ACTIVE_MS // FRAME_MS))
     loudest = np.sort(energies)[-keep:]
     rms = math.sqrt(float(np.mean(loudest)))
     peak = float(np.max(np.abs(samples)))

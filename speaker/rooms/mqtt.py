@@ -178,6 +178,11 @@ class RoomsLink:
         self._feed(SetTakePart(take_part, self._clock.now()))
         self._publish_presence()
 
+    @property
+    def dropped(self) -> int:
+        """How many bad messages were dropped so far."""
+        return self._bad.dropped
+
     async def wait_until(self, predicate: Callable[[Arbiter], bool], timeout_s: float = 10.0) -> None:
         """Until ``predicate(arbiter)`` holds, re-checked after every event (raises ``TimeoutError``)."""
         async with asyncio.timeout(timeout_s):
@@ -240,6 +245,8 @@ class RoomsLink:
                 self._feed(ReleaseSeen(site, wire.parse_release(site, message.payload), now))
         except wire.BadMessage as exc:
             self._bad.drop(message.topic, str(exc))
+        finally:
+            self._progress.set()
 
     def _sync_broker(self) -> None:
         connected = self._mqtt.connected
