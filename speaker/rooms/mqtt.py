@@ -206,8 +206,9 @@ class RoomsLink:
                     future = self._verdicts.get(decision.wake_id)
                     if future is not None and not future.done():
                         future.set_result(decision)
-                    elif isinstance(decision, Proceed):
+                    elif isinstance(decision, Proceed) and decision.takeover:
                         self._later.put_nowait(decision)
+                    # else: the verdict for a wake that ``arbitrate`` already answered (timed out)
                 case Yield():
                     self._later.put_nowait(decision)
         self._changed.set()
