@@ -50,7 +50,8 @@ def underrun_ms(sink: DeviceSink) -> float:
 def sound(x: np.ndarray) -> np.ndarray:
     """The samples carrying sound, joined: a gap of silence inside (a stream served late on a busy
     machine) must not lower the level or blur the pitch measured on it."""
-    return x[sounding(x, 16000)]
+    joined: np.ndarray = x[sounding(x, 16000)]
+    return joined
 
 
 async def test_microphone_hears_a_tone_played_into_it(pulse: Pulse, tmp_path: Path) -> None:
