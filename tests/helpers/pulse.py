@@ -25,13 +25,14 @@ Two things the fixture takes care of:
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import tempfile
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,12 @@ import numpy as np
 import pytest
 
 RATE = 16000
+HANG_S = 60.0
+"""Bound on every wait in the audio tests: only a real hang takes this long, never a slow machine."""
+QUIET_MS = 500
+"""Silence (in stream order, after the sound) that marks a played sound as fully captured."""
+LOUD = 1000.0
+"""RMS above which a block counts as sound (the test tones are at 0.4-0.5 of full scale)."""
 _ENV_KEYS = ("PULSE_SERVER", "PULSE_SINK", "PULSE_SOURCE")
 
 
@@ -71,12 +78,15 @@ class Recording:
 @dataclass
 class TimedCapture:
     """Record a PulseAudio source in this process, with the monotonic time each sample was captured
-    (from PortAudio's ``inputBufferAdcTime``). Far more precise than timing a ``parecord``: that is
-    how the tests measure when sound really started or stopped. Use as a context manager."""
+    (from PortAudio's ``inputBufferAdcTime``): the tests count what was heard in it and log when sound
+    started or stopped. A 200 ms buffer, so that a busy machine does not make it lose samples (the
+    server drops what a recorder does not fetch in time). Use as a context manager."""
 
     source: str
     device: int
     blocks: list[tuple[float, bytes]] = field(default_factory=list)
+    overflows: int = 0
+    """Blocks PortAudio reported as overflowed (samples this witness lost, not the code under test)."""
     _stream: Any = None
 
     def __enter__(self) -> TimedCapture:
@@ -84,13 +94,15 @@ class TimedCapture:
 
         def callback(indata: Any, frames: int, ti: Any, status: Any) -> None:
             adc_age = ti.currentTime - ti.inputBufferAdcTime
+            if status.input_overflow:
+                self.overflows += 1
             self.blocks.append((time.monotonic() - adc_age, bytes(indata)))
 
         old = os.environ.get("PULSE_SOURCE")
         os.environ["PULSE_SOURCE"] = self.source  # libpulse reads it when the stream connects
         try:
             self._stream = sd.RawInputStream(device=self.device, samplerate=RATE, channels=1, dtype="int16",
-                                             blocksize=160, latency="low", callback=callback)
+                                             blocksize=160, latency=0.2, callback=callback)
         finally:
             if old is None:
                 del os.environ["PULSE_SOURCE"]
@@ -102,6 +114,19 @@ class TimedCapture:
     def __exit__(self, *exc: object) -> None:
         self._stream.stop()
         self._stream.close()
+
+    async def running(self) -> None:
+        """Wait until the first block arrived: from here on nothing played is missed."""
+        async with asyncio.timeout(HANG_S):
+            while not self.blocks:  # noqa: ASYNC110 - the PortAudio thread appends
+                await asyncio.sleep(0.01)
+
+    async def until_quiet(self, quiet_ms: float = QUIET_MS) -> None:
+        """Wait until the capture holds sound followed by ``quiet_ms`` of silence: what was played
+        (and drained) before this call has then all been recorded, however late the callbacks ran."""
+        async with asyncio.timeout(HANG_S):
+            while not _sound_then_quiet([b for _, b in list(self.blocks)], quiet_ms):  # noqa: ASYNC110 - the PortAudio thread appends
+                await asyncio.sleep(0.02)
 
     def samples(self) -> tuple[np.ndarray, np.ndarray]:
         """(times, samples): the capture time in ``time.monotonic()`` seconds of every sample."""
@@ -138,8 +163,10 @@ class Pulse:
         return out.stdout
 
     def play_into_mic(self, wav: Path, *, wait: bool = True) -> subprocess.Popen[bytes]:
-        """Play a WAV into ``micsink`` (heard on ``vmic``). Waits for the end unless ``wait=False``."""
-        proc = subprocess.Popen(["paplay", "--device=micsink", "--latency-msec=20", str(wav)], env=self.env,
+        """Play a WAV into ``micsink`` (heard on ``vmic``). Waits for the end unless ``wait=False``.
+        A 200 ms stream buffer: a busy machine must not starve paplay into gaps in the sound (no test
+        measures how soon the sound starts)."""
+        proc = subprocess.Popen(["paplay", "--device=micsink", "--latency-msec=200", str(wav)], env=self.env,
                                 stderr=subprocess.DEVNULL)
         if wait:
             proc.wait(timeout=60)
@@ -150,7 +177,7 @@ class Pulse:
         path = Path(tempfile.mkstemp(dir=self.directory, suffix=".raw")[1])
         proc = subprocess.Popen(
             ["parecord", f"--device={source}", "--raw", f"--rate={RATE}", "--channels=1", "--format=s16le",
-             "--latency-msec=10", str(path)], env=self.env, stderr=subprocess.DEVNULL)
+             "--latency-msec=200", str(path)], env=self.env, stderr=subprocess.DEVNULL)
         return Recording(path, proc)
 
     def record_output(self, seconds: float) -> bytes:
@@ -274,6 +301,56 @@ def pulse() -> Iterator[Pulse]:
         _reinit_portaudio()
         server.stop()
         shutil.rmtree(server.directory, ignore_errors=True)
+
+
+def _loud(block: bytes) -> bool:
+    x = np.frombuffer(block, dtype="<i2").astype(np.float64)
+    return bool(x.size) and float(np.sqrt(np.mean(x**2))) > LOUD
+
+
+def _sound_then_quiet(blocks: list[bytes], quiet_ms: float) -> bool:
+    """Sound somewhere, then at least ``quiet_ms`` of 16 kHz silence after the last of it."""
+    quiet = 0
+    for block in reversed(blocks):
+        if _loud(block):
+            return quiet >= quiet_ms * RATE // 1000
+        quiet += len(block) // 2
+    return False
+
+
+async def capture_playback(frames: AsyncIterator[bytes], play: Callable[[], subprocess.Popen[bytes]], *,
+                           on_frame: Callable[[bytes, int], None] = lambda frame, at: None,
+                           quiet_ms: float = QUIET_MS) -> bytes:
+    """Read 16 kHz frames from ``frames`` while ``play()`` plays something into the microphone, until
+    all of it has come through: the player has exited (paplay drains: the server has played it all)
+    and, in stream order, sound was followed by ``quiet_ms`` of silence. Counted in samples, not in
+    seconds, so a slow machine only makes it take longer. ``on_frame(frame, at)`` sees every frame
+    with its position (samples before it). Returns everything read, from the first frame."""
+    out = bytearray()
+    last_loud: int | None = None
+    """Position just after the last loud frame."""
+
+    def take(frame: bytes) -> None:
+        nonlocal last_loud
+        on_frame(frame, len(out) // 2)
+        out.extend(frame)
+        if _loud(frame):
+            last_loud = len(out) // 2
+
+    def done() -> bool:
+        return last_loud is not None and len(out) // 2 - last_loud >= quiet_ms * RATE // 1000
+
+    async with asyncio.timeout(HANG_S):
+        take(await anext(frames))  # the stream runs: nothing played from here on is missed
+        player = play()
+        try:
+            while player.poll() is None or not done():
+                take(await anext(frames))
+        finally:
+            if player.poll() is None:
+                player.terminate()
+            player.wait(timeout=10)
+    return bytes(out)
 
 
 def write_wav(path: Path, pcm: bytes, rate: int = RATE) -> Path:

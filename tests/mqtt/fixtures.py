@@ -11,7 +11,9 @@ import pytest
 from speaker.config.schema import MqttSettings
 from speaker.mqtt import MqttConnection
 from tests.helpers.broker import Broker
-from tests.mqtt.recorder import Recorder
+from tests.mqtt.recorder import HANG_S, Recorder
+
+__all__ = ["HANG_S", "connection", "eventually", "recorder", "settings_for"]
 
 
 def settings_for(broker: Broker, **overrides: object) -> MqttSettings:
@@ -38,8 +40,9 @@ async def connection(broker: Broker) -> AsyncIterator[MqttConnection]:
         yield conn
 
 
-async def eventually(condition: Callable[[], bool], within: float = 3.0) -> None:
-    """Wait until ``condition()`` holds; fail the test after ``within`` seconds."""
-    async with asyncio.timeout(within):
+async def eventually(condition: Callable[[], bool], within: float = HANG_S) -> None:
+    """Wait until ``condition()`` holds; fail the test after ``within`` seconds (at least ``HANG_S``:
+    the bound catches a hang, never a slow machine)."""
+    async with asyncio.timeout(max(within, HANG_S)):
         while not condition():  # noqa: ASYNC110 - polls state another thread or task changes
             await asyncio.sleep(0.01)

@@ -16,6 +16,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+HANG_S = 30.0
+"""The least any wait in the MQTT tests is bounded by: only a hang takes this long, never a busy machine."""
+
 
 @dataclass(frozen=True)
 class Seen:
@@ -83,8 +86,10 @@ class Recorder:
         with self._lock:
             self.messages.clear()
 
-    async def wait_for(self, predicate: Callable[[Seen], bool], within: float = 3.0) -> Seen:
-        """The first recorded message satisfying ``predicate``; fails the test after ``within`` seconds."""
+    async def wait_for(self, predicate: Callable[[Seen], bool], within: float = HANG_S) -> Seen:
+        """The first recorded message satisfying ``predicate``; fails the test after ``within`` seconds
+        (at least ``HANG_S``: the bound catches a hang, never a slow machine)."""
+        within = max(within, HANG_S)
         deadline = time.monotonic() + within
         while True:
             with self._lock:
@@ -97,7 +102,7 @@ class Recorder:
                 raise AssertionError(f"no matching message within {within} s; recorded: {got}")
             await asyncio.sleep(0.01)
 
-    async def wait_topic(self, topic: str, within: float = 3.0) -> Seen:
+    async def wait_topic(self, topic: str, within: float = HANG_S) -> Seen:
         return await self.wait_for(lambda m: m.topic == topic, within)
 
     async def quiet(self, seconds: float, ignore: Callable[[Seen], bool] = lambda m: False) -> list[Seen]:
