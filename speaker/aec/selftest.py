@@ -61,7 +61,7 @@ def test_signal() -> bytes:
     f0, f1 = 150.0, 6000.0
     chirp = np.sin(2 * np.pi * f0 * (np.exp(t * np.log(f1 / f0)) - 1) / np.log(f1 / f0)) * 0.25 * 32768
     noise = np.clip(rng.standard_normal(rate) * 0.08 * 32768, -32768, 32767)
-    with resources.as_file(resources.files("speaker.assets") / "emulator_speaking.wav") as path:
+    with resources.as_file(resources.files("speaker.assets") / "echo_test_phrase.wav") as path:
         phrase = np.frombuffer(read_wav(Path(path), rate), dtype="<i2").astype(np.float64)
 
     def gap(s: float) -> np.ndarray:

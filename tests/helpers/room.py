@@ -17,7 +17,7 @@ from tests.fixtures.speech import fixture_info, read_pcm
 
 __all__ = ["Room", "RoomLoopback", "RoomSpec", "Scene", "far_end", "near_speech", "scene"]
 
-ASSETS = Path(__file__).parents[2] / "speaker" / "assets"
+ASSETS = Path(__file__).parents[2] / "emulator" / "realtime_emulator" / "assets"
 
 
 @cache
