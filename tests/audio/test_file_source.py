@@ -136,9 +136,14 @@ async def test_errors_name_the_problem(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- FIFOs
 
 
-def _write_later(path: Path, data: bytes, delay: float, piece: int = 4096, gap: float = 0.0) -> threading.Thread:
+def _write_later(path: Path, data: bytes, delay: float = 0.0, piece: int = 4096, gap: float = 0.0,
+                 after: threading.Event | None = None) -> threading.Thread:
+    """Write ``data`` into ``path`` from a thread, once ``after`` is set (or after ``delay``)."""
     def run() -> None:
-        time.sleep(delay)
+        if after is not None:
+            after.wait(30)
+        else:
+            time.sleep(delay)
         with open(path, "wb") as f:
             for i in range(0, len(data), piece):
                 f.write(data[i:i + piece])
@@ -152,10 +157,13 @@ def _write_later(path: Path, data: bytes, delay: float, piece: int = 4096, gap: 
 
 
 async def test_fifo_raw_does_not_block_the_loop_while_waiting_for_a_writer(tmp_path: Path) -> None:
+    """The writer only comes once the event loop has run 15 more steps while the source waits for it: if
+    opening the FIFO blocked the loop, no writer would ever come (bounded: 30 s)."""
     fifo = tmp_path / "mic.fifo"
     os.mkfifo(fifo)
     data = pcm(tone(440, 0.5, 16000))
-    writer = _write_later(fifo, data, delay=0.3, piece=1001)  # odd pieces split samples
+    loop_ran = threading.Event()
+    writer = _write_later(fifo, data, piece=1001, after=loop_ran)  # odd pieces split samples
     ticks = 0
 
     async def ticker() -> None:
@@ -163,15 +171,18 @@ async def test_fifo_raw_does_not_block_the_loop_while_waiting_for_a_writer(tmp_p
         while True:
             await asyncio.sleep(0.01)
             ticks += 1
+            if ticks >= 15:
+                loop_ran.set()
 
     task = asyncio.create_task(ticker())
     try:
-        frames = await collect(FileSource(fifo, realtime=False))
+        async with asyncio.timeout(30):
+            frames = await collect(FileSource(fifo, realtime=False))
     finally:
         task.cancel()
     writer.join(timeout=5)
+    assert loop_ran.is_set()  # the loop kept running while the source waited for the writer
     assert b"".join(frames) == data
-    assert ticks >= 15  # the loop kept running during the 0.3 s wait for the writer
 
 
 async def test_fifo_carrying_a_wav_is_recognised_by_its_header(tmp_path: Path) -> None:
