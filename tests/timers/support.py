@@ -28,6 +28,7 @@ class FakeRinger:
         self.rings = 0
         self.silenced = 0
         self.is_busy = False
+        self.busy_checks = 0
 
     def ring(self) -> float:
         self.rings += 1
@@ -37,6 +38,7 @@ class FakeRinger:
         self.silenced += 1
 
     def busy(self) -> bool:
+        self.busy_checks += 1
         return self.is_busy
 
 
