@@ -407,11 +407,8 @@ async def test_no_session_created_times_out_as_retryable() -> None:
         await server.record(ws)  # accepts, never greets
 
     async with asyncio.timeout(LIMIT), FakeRealtime(script) as server:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        with pytest.raises(RealtimeFailure) as info:
+        with pytest.raises(RealtimeFailure) as info:  # the 0.3 s connect timeout, long before LIMIT's
             await connect_realtime(settings_for(server.url, connect_timeout_s=0.3), KEY)
-        assert loop.time() - started < 2.0
     assert info.value.retryable and info.value.code == "timeout"
     assert not {t for t in asyncio.all_tasks() if t.get_name().startswith("realtime-")}
 
