@@ -7,13 +7,17 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from realtime_emulator import Emulator, Reply, Script, Turn
 from speaker.app import assemble
-from speaker.audio.wavfile import write_wav
+from speaker.audio.factory import open_sink
+from speaker.audio.format import MIC
+from speaker.audio.ports import AudioSink
+from speaker.audio.wavfile import read_wav, write_wav
 from speaker.config import load_settings
 from tests.fixtures.speech import fixture_info, read_pcm, tools_missing
 from tests.helpers.broker import Broker
@@ -101,6 +105,49 @@ async def test_only_speech_after_the_wake_word_is_uploaded(tmp_path: Path, monke
         assert [code for code in emu.closed_codes if code is not None] == [1000]  # a normal close when idle
 
 
+class BargeInMicrophone:
+    """The barge-in scenario as a live microphone (10 ms frames at real-time pace): "hey jarvis, turn on
+    the kitchen light", silence until the reply is really being heard (the sink has played
+    ``heard_ms`` of it), then "hey jarvis, turn on the kitchen light" again. Gating the second request
+    on the reply, not on a fixed second of the file, keeps a slow machine from barging in before the
+    reply has started playing."""
+
+    format = MIC
+
+    def __init__(self, first: bytes, second: bytes, sink: AudioSink, heard_ms: float = 500) -> None:
+        self._first, self._second, self._sink, self._heard_ms = first, second, sink, heard_ms
+        self.gated_at_ms: float | None = None
+        """Where the reply had played to when the second request began."""
+
+    async def __aenter__(self) -> BargeInMicrophone:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def frames(self) -> AsyncIterator[bytes]:
+        return self._frames()
+
+    async def _frames(self) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        step = MIC.bytes_for_ms(10)
+        due = loop.time()
+
+        async def paced(frame: bytes) -> bytes:
+            nonlocal due
+            due += 0.01
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            return frame
+
+        for i in range(0, len(self._first), step):
+            yield await paced(self._first[i:i + step])
+        while self._sink.played_ms < self._heard_ms:  # a quiet room until the reply is being heard
+            yield await paced(b"\x00" * step)
+        self.gated_at_ms = self._sink.played_ms
+        for i in range(0, len(self._second), step):
+            yield await paced(self._second[i:i + step])
+
+
 async def test_barge_in_by_wake_word_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """"hey jarvis, turn on the kitchen light", a long reply, and "hey jarvis, turn on the kitchen
     light" again while it plays: playback stops, the reply is cancelled and truncated to what was heard,
@@ -108,21 +155,30 @@ async def test_barge_in_by_wake_word_end_to_end(tmp_path: Path, monkeypatch: pyt
     from speaker.bench_conversation import LONG_REPLY, build_input
 
     wav = tmp_path / "barge.wav"
-    build_input(wav)
+    build_input(wav)  # silence 1 s, request, silence 2.5 s, request, silence 9 s
+    pcm = read_wav(wav, 16000)
+    request = (len(pcm) // 2 / 16000 - 12.5) / 2  # seconds of one "hey jarvis" + command
+    cut = int(16000 * (1.0 + request + 1.5)) * 2  # a breath after the first request
     monkeypatch.setenv("SPEAKER_TEST_EMULATOR_KEY", KEY)
     script = Script(turns=[Turn(reply=Reply(LONG_REPLY)), Turn(reply=Reply("The kitchen light is on."))])
-    # speed=1: the reply streams in real time, so it is still in progress when the user barges in
-    async with Emulator(script, api_key=KEY, speed=1.0) as emu:
+    # speed=2: the 11.7 s reply streams for ~6 s, so it is still in progress when the user barges in,
+    # and always ahead of playback (at speed 1 a busy machine's emulator fell behind real time, the
+    # speaker had played everything that had arrived, and there was nothing to truncate)
+    async with Emulator(script, api_key=KEY, speed=2.0) as emu:
         loaded = load_settings([_config(tmp_path, emu.url, fast=False)])
-        async with asyncio.timeout(60), \
-                assemble(loaded, api_key=KEY, input_file=wav, output_file=tmp_path / "out.wav") as speaker:
-            await speaker.runner.run(speaker.source)
+        async with open_sink(loaded.settings.audio.output, file=tmp_path / "out.wav") as sink:
+            mic = BargeInMicrophone(pcm[:cut], pcm[cut:], sink)
+            async with asyncio.timeout(120), assemble(loaded, api_key=KEY, source=mic, sink=sink) as speaker:
+                await speaker.runner.run(speaker.source)
+        assert mic.gated_at_ms is not None
         assert emu.violations == []
         assert emu.connections == 1  # the barge-in reuses the open session
         assert len(emu.events("input_audio_buffer.commit")) == 2
         assert len(emu.events("response.cancel")) == 1
         truncates = emu.events("conversation.item.truncate")
-        assert len(truncates) == 1 and 0 < truncates[0]["audio_end_ms"] < 10_000
+        assert len(truncates) == 1
+        # cut where the listener was: after what had played when the second request began, within the reply
+        assert mic.gated_at_ms - 100 < truncates[0]["audio_end_ms"] < 11_700, (mic.gated_at_ms, truncates)
         errors = [e["error"].get("code") for e in emu.events("error", sent=True)]
         assert errors == [], errors  # no refused truncate, no double response
         [session] = speaker.log.sessions

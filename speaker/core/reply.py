@@ -34,10 +34,13 @@ class Reply:
         self.audio = True
 
     def truncations(self, played_ms: float) -> list[SendEvent]:
-        """The truncate events for items heard only in part (none for one heard to its end)."""
+        """The truncate events for items heard only in part (none for one heard to its end). While the
+        response is still streaming, the item being received is truncated even when all that arrived was
+        heard: more of it is in flight, and the model must not remember saying it."""
         out = []
-        for item in self.items:
+        for n, item in enumerate(self.items):
             heard = min(max(played_ms - item.start_ms, 0.0), item.received_ms)
-            if heard < item.received_ms - 1:
+            streaming = not self.done and n == len(self.items) - 1
+            if heard < item.received_ms - 1 or streaming:
                 out.append(SendEvent(wire.truncate(item.item_id, int(heard))))
         return out

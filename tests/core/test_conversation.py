@@ -245,10 +245,22 @@ def test_no_truncate_when_the_reply_was_heard_to_the_end() -> None:
     d = Driver()
     d.wake_and_connect()
     d.say(1.0)
+    d.reply(deltas=2, done=True)  # 200 ms received, the response complete
+    d.sink.play(200)
+    out = d.feed(Wake("hey_jarvis", 0.97, d.t))
+    assert "conversation.item.truncate" not in d.sent_types(out)
+
+
+def test_a_streaming_reply_heard_to_its_last_delta_is_truncated_there() -> None:
+    """More of the item is in flight: the model must not remember saying what never arrived here."""
+    d = Driver()
+    d.wake_and_connect()
+    d.say(1.0)
     d.reply(deltas=2, done=False)  # 200 ms received
     d.sink.played_ms = d.sink.written_ms = 10_000  # a sink that over-reports cannot make us claim more
     out = d.feed(Wake("hey_jarvis", 0.97, d.t))
-    assert "conversation.item.truncate" not in d.sent_types(out)
+    truncates = [e for e in d.sent(out) if e["type"] == "conversation.item.truncate"]
+    assert [t["audio_end_ms"] for t in truncates] == [200]
 
 
 @pytest.mark.parametrize("local", [True, False])

