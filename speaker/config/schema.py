@@ -14,6 +14,7 @@ from typing import Literal
 
 from speaker.config.audio import AudioInputSettings, AudioOutputSettings, AudioSettings
 from speaker.config.conversation import ConversationSettings
+from speaker.config.cost import CostSettings
 from speaker.config.echo import EchoSettings
 from speaker.config.feedback import FeedbackSettings, SoundSettings, SoundsSettings, WakeSoundSettings
 from speaker.config.home import HomeSettings
@@ -97,5 +98,6 @@ class Settings(Section):
     timers: TimersSettings = TimersSettings()
     feedback: FeedbackSettings = FeedbackSettings()
     echo: EchoSettings = EchoSettings()
+    cost: CostSettings = CostSettings()
     state_dir: Path = Path("/var/lib/speaker")
     """Where timers, the volume, mute, the wake word choice and today's cost are persisted."""

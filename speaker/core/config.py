@@ -49,3 +49,8 @@ class CoreConfig:
     fatal_retry_s: float = 600.0
     """After a fatal refusal, the first wake word this long after it tries once more (never a loop)."""
     pricing: Pricing | None = None
+    daily_usd: float | None = None
+    """``cost.daily_usd``: no session opens once the day's spend reached it (None: no limit)."""
+    monthly_usd: float | None = None
+    session_usd: float | None = None
+    """``cost.session_usd``: a conversation that cost this much wraps up after its current reply."""

@@ -36,6 +36,7 @@ from speaker.core.actions import (
     SendEvent,
 )
 from speaker.core.base import McpApprovals, Step
+from speaker.core.budget import BudgetHandling
 from speaker.core.config import CoreConfig
 from speaker.core.events import (
     Announce,
@@ -67,7 +68,7 @@ from speaker.listen.events import SpeechEnded, SpeechStarted
 __all__ = ["Conversation", "CoreConfig", "McpApprovals", "Phase", "State", "Step", "actions"]
 
 
-class Conversation(ReplyHandling, TimeHandling):
+class Conversation(ReplyHandling, TimeHandling, BudgetHandling):
     """The state machine. ``handle`` is the only entry point."""
 
     @property
@@ -77,7 +78,9 @@ class Conversation(ReplyHandling, TimeHandling):
 
     def handle(self, event: CoreEvent, now: float) -> list[Step]:
         out: list[Step] = []
-        self._dispatch(event, now, out)
+        if not self._budget_intercepts(event, now, out):
+            self._dispatch(event, now, out)
+        self._budget_after(event, now, out)
         self._check_deadlines(now, out)
         self._check_feedback(now, out)
         if self.phase is Phase.IDLE and not self.muted:
@@ -220,6 +223,8 @@ class Conversation(ReplyHandling, TimeHandling):
             if self.cfg.barge_in == "off":
                 return
             self._barge_in(out)
+        if self.phase is Phase.IDLE and self._refuse_over_budget("conversation", now, out):
+            return  # no session: the speaker said locally that the budget is used up
         out.append(O.WakeHeard(ev.model, round(ev.score, 4)))
         self._sound(fb.WAKE, now, out)
         if self.phase is Phase.IDLE:

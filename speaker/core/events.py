@@ -133,8 +133,20 @@ class TimersQuiet:
     """No timer is ringing any more (dismissed, cancelled, or timed out)."""
 
 
+@dataclass(frozen=True)
+class BudgetChanged:
+    """What has been spent (USD) in the local day ``day`` (ISO date) and month ``month`` (YYYY-MM), posted
+    by the app at start, after every billed figure and when the local date changes (the core reads no
+    clock or file of its own). The limits are the core's config."""
+
+    day_usd: float
+    month_usd: float
+    day: str
+    month: str
+
+
 CoreEvent = (
     Wake | MicFrame | SpeechStarted | SpeechEnded | Tick | SessionReady | SessionFailed | SessionClosed
     | ServerEvent | ToolFinished | PlaybackDrained | Stop | EndAfterReply | SetMuted | Announce
-    | StartConversation | TimersRinging | TimersQuiet
+    | StartConversation | TimersRinging | TimersQuiet | BudgetChanged
 )

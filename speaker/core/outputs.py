@@ -158,8 +158,31 @@ class Note:
     """debug | info | warning | error"""
 
 
+@dataclass(frozen=True)
+class BudgetRefused:
+    """A wake word (or a say/ask request, ``what``) opened no session: the ``scope`` (day or month)
+    budget is spent; the speaker said so locally."""
+
+    scope: str
+    spent_usd: float
+    limit_usd: float
+    period: str
+    """The local day (ISO date) or month (YYYY-MM) the spend belongs to."""
+    what: str = "conversation"
+
+
+@dataclass(frozen=True)
+class BudgetWrapUp:
+    """A conversation reached a budget (``scope``: session, day or month): it closes after the current
+    reply, with a local goodbye."""
+
+    scope: str
+    session_cost_usd: float
+    limit_usd: float
+
+
 Output = (
     StateChanged | WakeHeard | SessionOpened | SessionEnded | TurnCommitted | ResponseBilled
     | TranscriptionBilled | UserTranscript | ReplyText | Answer | Announcing | Interrupted | ToolStarted
-    | ToolDone | Problem | Expired | Note
+    | ToolDone | Problem | Expired | Note | BudgetRefused | BudgetWrapUp
 )
