@@ -23,6 +23,7 @@ from speaker.core.config import CoreConfig
 from speaker.core.conversation import Conversation
 from speaker.core.events import CoreEvent, EndAfterReply
 from speaker.device.controls import DeviceControls
+from speaker.device.phrases import build_phrases
 from speaker.device.sounds import build_sounds, seconds_of
 from speaker.device.store import DeviceStore
 from speaker.device.wake import WakeFilter
@@ -100,6 +101,7 @@ def core_config(s: Settings, sounds: dict[str, bytes]) -> CoreConfig:
         sound_s={name: seconds_of(pcm) for name, pcm in sounds.items()},
         thinking_after_s=s.feedback.thinking_after_s, timer_max_ring_s=s.timers.max_ring_s,
         pricing=PriceTable.for_settings(s.realtime),
+        daily_usd=s.cost.daily_usd, monthly_usd=s.cost.monthly_usd, session_usd=s.cost.session_usd,
     )
 
 
@@ -171,7 +173,7 @@ async def assemble(
                                       "built-in; rename it or remove 'timers' from tools.builtin")
                 tools.add(tool)
         log.info("tools: %d offered (%s)", len(tools), ", ".join(spec.name for spec in tools.specs()))
-        sounds = build_sounds(s.feedback, loaded.base_dir)
+        sounds = {**build_sounds(s.feedback, loaded.base_dir), **build_phrases(s.feedback)}
         core = Conversation(core_config(s, sounds), mcp=McpEventHandler(s.mcp))
         remote_mcp = session_mcp_tools(s.mcp)
         backoff = Backoff()  # one for the endpoint: consecutive failed conversations wait longer

@@ -1,5 +1,5 @@
 """The device settings the speaker remembers across restarts (``<state_dir>/device.json``): volume,
-mute, the wake word choice and today's cost."""
+mute, the wake word choice and the spend of the day and the month."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ class DeviceState:
     cost_date: str | None = None
     """Local date (ISO) that ``cost_usd`` belongs to."""
     cost_usd: float = 0.0
+    cost_month: str | None = None
+    """Local month (YYYY-MM) that ``cost_month_usd`` belongs to."""
+    cost_month_usd: float = 0.0
 
 
 class DeviceStore:
@@ -50,6 +53,13 @@ class DeviceStore:
         cost = data.get("cost_usd")
         if isinstance(date, str) and isinstance(cost, int | float) and math.isfinite(cost) and cost >= 0:
             state.cost_date, state.cost_usd = date, float(cost)
+        month = data.get("cost_month")
+        month_cost = data.get("cost_month_usd")
+        if isinstance(month, str) and isinstance(month_cost, int | float) and math.isfinite(month_cost) \
+                and month_cost >= 0:
+            state.cost_month, state.cost_month_usd = month, float(month_cost)
+        elif state.cost_date is not None:  # written before months were kept: the day is all we know
+            state.cost_month, state.cost_month_usd = state.cost_date[:7], state.cost_usd
         return state
 
     def save(self) -> None:

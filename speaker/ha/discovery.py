@@ -106,11 +106,42 @@ def discovery_messages(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
             "name": "Stop", "command_topic": topics.cmd("stop"), "payload_press": "stop", "icon": "mdi:stop",
         },
     }
+    entities.update(_budget_entities(settings, topics))
     out = []
     for (component, key), payload in entities.items():
         config = {**payload, "unique_id": f"{node}_{key}", **common}
         out.append((f"{prefix}/{component}/{node}/{key}/config", config))
     return out
+
+
+def _budget_entities(settings: Settings, topics: DeviceTopics) -> dict[tuple[str, str], dict[str, Any]]:
+    """With a budget set (``cost.*``): the month's spend, whether a wake word is refused now, and what is
+    left of the day's and the month's budget."""
+    cost = settings.cost
+    if cost.daily_usd is None and cost.monthly_usd is None and cost.session_usd is None:
+        return {}
+    money = {"unit_of_measurement": "USD", "suggested_display_precision": 3, "icon": "mdi:cash"}
+    entities: dict[tuple[str, str], dict[str, Any]] = {
+        ("sensor", "cost_month"): {
+            "name": "Cost this month", "state_topic": topics.cost_today,
+            "value_template": "{{ value_json.month_usd }}", "state_class": "total_increasing", **money,
+        },
+        ("binary_sensor", "budget_used_up"): {
+            "name": "Budget used up", "state_topic": topics.budget, "json_attributes_topic": topics.budget,
+            "value_template": "{{ 'ON' if value_json.exhausted else 'OFF' }}", "icon": "mdi:cash-remove",
+        },
+    }
+    if settings.cost.daily_usd is not None:
+        entities[("sensor", "budget_left_today")] = {
+            "name": "Budget left today", "state_topic": topics.budget,
+            "value_template": "{{ value_json.day_left_usd }}", "state_class": "measurement", **money,
+        }
+    if settings.cost.monthly_usd is not None:
+        entities[("sensor", "budget_left_month")] = {
+            "name": "Budget left this month", "state_topic": topics.budget,
+            "value_template": "{{ value_json.month_left_usd }}", "state_class": "measurement", **money,
+        }
+    return entities
 
 
 def discovery_topics(settings: Settings) -> list[str]:

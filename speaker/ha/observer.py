@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from speaker.config.cost import CostSettings
 from speaker.core import outputs as O
 from speaker.core.conversation import Step
 from speaker.device.controls import DeviceControls
@@ -23,11 +24,15 @@ class DeviceObserver:
     """The runner observer behind ``state``, ``cost_today`` and ``event/*`` (see the README)."""
 
     def __init__(self, publisher: Publisher, topics: DeviceTopics, controls: DeviceControls, *,
-                 wall: Callable[[], float]) -> None:
+                 wall: Callable[[], float], limits: CostSettings | None = None,
+                 spent: Callable[[], None] | None = None) -> None:
         self._pub = publisher
         self._topics = topics
         self._controls = controls
         self._wall = wall
+        self._limits = limits or CostSettings()
+        self._spent = spent
+        """Called whenever the spend changed (or the date did): the app tells the core."""
         self.state = "idle"
 
     def event(self, kind: str, data: Mapping[str, Any] | None = None, *, qos: int = 0) -> None:
@@ -35,7 +40,11 @@ class DeviceObserver:
         self._pub.event(self._topics.event(kind), {**(data or {}), "ts": round(self._wall(), 3)}, qos=qos)
 
     def publish_cost(self) -> None:
+        """The spend changed (or the date did, or the daemon started): publish it, tell the core."""
         self._pub.retain(self._topics.cost_today, self._controls.cost.payload())
+        self._pub.retain(self._topics.budget, self._controls.cost.budget_payload(self._limits))
+        if self._spent is not None:
+            self._spent()
 
     def observe(self, step: Step, now: float) -> None:
         match step:
@@ -76,6 +85,11 @@ class DeviceObserver:
             case O.TranscriptionBilled(cost_usd=usd) if usd > 0:
                 self._controls.cost.add(usd)
                 self.publish_cost()
+            case O.BudgetRefused(scope=scope, spent_usd=usd, limit_usd=limit, period=period, what=what):
+                self.event("budget_refused", {"scope": scope, "spent_usd": usd, "limit_usd": limit,
+                                              "period": period, "what": what})
+            case O.BudgetWrapUp(scope=scope, session_cost_usd=usd, limit_usd=limit):
+                self.event("budget_wrap_up", {"scope": scope, "session_cost_usd": usd, "limit_usd": limit})
             case O.SessionEnded():
                 self.event("session_closed", {
                     "purpose": step.purpose, "reason": step.reason, "seconds": round(step.seconds, 1),

@@ -52,7 +52,10 @@ class DeviceService:
         self._day_check_s = day_check_s
         self.topics = DeviceTopics.from_settings(settings.mqtt)
         self.publisher = Publisher(self._mqtt)
-        self.observer = DeviceObserver(self.publisher, self.topics, controls, wall=clock)
+        # the core is told the spend only when a day or month budget needs it
+        limited = settings.cost.daily_usd is not None or settings.cost.monthly_usd is not None
+        self.observer = DeviceObserver(self.publisher, self.topics, controls, wall=clock, limits=settings.cost,
+                                       spent=(lambda: post(controls.cost.budget_event())) if limited else None)
         self._running = asyncio.Event()
         self._commands: asyncio.Queue[MqttMessage] = asyncio.Queue(MAX_PENDING_COMMANDS)
         self._subscriptions: list[Subscription] = []
