@@ -294,4 +294,6 @@ def main() -> int:
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:
         print(f"  {name:<{width}}  {value:<44} {note}")
+    from speaker.bench_budget import print_refusal
+    print_refusal()
     return 0

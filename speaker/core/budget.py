@@ -93,8 +93,8 @@ class BudgetHandling(CoreBase):
             return False
         scope, usd, limit, period = spent
         out.append(O.BudgetRefused(scope, round(usd, 6), limit, period, what))
-        out.append(O.Problem(f"the {scope}'s budget of ${limit:.2f} is used up (${usd:.4f} spent): "
-                             f"no {what} session opened", "budget_exhausted", source="budget"))
+        out.append(O.Note(f"the {scope}'s budget of ${limit:.2f} is used up (${usd:.4f} spent): "
+                          f"no {what} session opened"))
         if what == "conversation":
             self._sound(REFUSED, now, out)
         return True
@@ -109,6 +109,8 @@ class BudgetHandling(CoreBase):
             if reached is not None:
                 budget.wrapping = self._session
                 out.append(O.BudgetWrapUp(reached[0], round(stats.cost, 6), reached[1]))
+                out.append(O.Note(f"{reached[0]} budget of ${reached[1]:.2f} reached (this conversation: "
+                                  f"${stats.cost:.4f}): closing after the current reply"))
                 if self.phase in (Phase.FOLLOW_UP, Phase.OPEN) and not self._uplink.active:
                     self._close(f"{reached[0]} budget reached", now, out)
                 else:
