@@ -49,3 +49,7 @@ class CoreConfig:
     fatal_retry_s: float = 600.0
     """After a fatal refusal, the first wake word this long after it tries once more (never a loop)."""
     pricing: Pricing | None = None
+    arbitrate: bool = False
+    """A new wake while idle is first claimed (``A.Claim``) and answered only on ``Arbitrated``."""
+    takeover_s: float = 3.0
+    """How long the audio since a wake is kept, so a takeover can answer it (``rooms.takeover_s``)."""

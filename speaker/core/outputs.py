@@ -158,8 +158,16 @@ class Note:
     """debug | info | warning | error"""
 
 
+@dataclass(frozen=True)
+class StoodDown:
+    """Another speaker answers our wake word (multi-room arbitration): we stay quiet."""
+
+    wake_id: str
+    winner: str
+
+
 Output = (
     StateChanged | WakeHeard | SessionOpened | SessionEnded | TurnCommitted | ResponseBilled
     | TranscriptionBilled | UserTranscript | ReplyText | Answer | Announcing | Interrupted | ToolStarted
-    | ToolDone | Problem | Expired | Note
+    | ToolDone | Problem | Expired | Note | StoodDown
 )
