@@ -24,6 +24,8 @@ class DeviceState:
     cost_date: str | None = None
     """Local date (ISO) that ``cost_usd`` belongs to."""
     cost_usd: float = 0.0
+    rooms_take_part: bool | None = None
+    """The 'take part in multi-room' switch (None: ``rooms.take_part``)."""
 
 
 class DeviceStore:
@@ -50,6 +52,8 @@ class DeviceStore:
         cost = data.get("cost_usd")
         if isinstance(date, str) and isinstance(cost, int | float) and math.isfinite(cost) and cost >= 0:
             state.cost_date, state.cost_usd = date, float(cost)
+        take_part = data.get("rooms_take_part")
+        state.rooms_take_part = take_part if isinstance(take_part, bool) else None
         return state
 
     def save(self) -> None:
