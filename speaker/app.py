@@ -39,6 +39,7 @@ from speaker.realtime.cost import PriceTable
 from speaker.realtime.port import RealtimeSession
 from speaker.realtime.reconnect import open_with_retry
 from speaker.realtime.session_config import build_session
+from speaker.rooms.port import RoomsPort
 from speaker.runner import Inbox, Observer, Runner
 from speaker.system.sdnotify import Notifier
 from speaker.system.signals import StopSignals
@@ -82,6 +83,7 @@ class Speaker:
     log: LogObserver
     device: DeviceService
     timers: TimerService | None
+    rooms: RoomsPort | None = None
 
 
 def core_config(s: Settings, sounds: dict[str, bytes]) -> CoreConfig:
@@ -102,6 +104,7 @@ def core_config(s: Settings, sounds: dict[str, bytes]) -> CoreConfig:
         thinking_after_s=s.feedback.thinking_after_s, timer_max_ring_s=s.timers.max_ring_s,
         pricing=PriceTable.for_settings(s.realtime),
         daily_usd=s.cost.daily_usd, monthly_usd=s.cost.monthly_usd, session_usd=s.cost.session_usd,
+        arbitrate=s.mqtt.enabled and s.rooms.enabled, takeover_s=s.rooms.takeover_s,
     )
 
 
@@ -162,6 +165,9 @@ async def assemble(
         stack.callback(engine.close)
         controls = DeviceControls(DeviceStore(s.state_dir / "device.json"), sink, engine, wake_options(s))
         device = DeviceService(s, mqtt, controls, post)
+        rooms: RoomsPort | None = None
+        if mqtt is not None and s.rooms.enabled:  # several speakers, one answer (a lone one never waits)
+            rooms = await stack.enter_async_context(RoomsPort(mqtt, s, post, controls.store))
         # tools_mqtt: a stand-in for the device tools when there is no broker (the demo's dry run)
         tools = build_tools(s, loaded.base_dir, mqtt if mqtt is not None else tools_mqtt, _Host(device, post))
         timers: TimerService | None = None
@@ -205,6 +211,7 @@ async def assemble(
             sounds=sounds, timers=timers, observers=all_observers,
             watchdog=notifier.watchdog if notifier is not None else None,
             watchdog_interval_s=notifier.watchdog_interval() if notifier is not None else None,
+            rooms=rooms,
         )
         await stack.enter_async_context(device)
         if timers is not None:
@@ -216,7 +223,7 @@ async def assemble(
         # MQTT commands are taken once the runner runs (it opens the source then)
         source = device.signal_on_open(source)
         yield Speaker(runner=runner, source=source, sink=sink, tools=tools, mqtt=mqtt, log=log_observer,
-                      device=device, timers=timers)
+                      device=device, timers=timers, rooms=rooms)
 
 
 async def run_daemon(loaded: LoadedConfig, *, input_file: Path | None = None,

@@ -53,7 +53,8 @@ def run_check(loaded: LoadedConfig, args: argparse.Namespace, out: TextIO | None
     if getattr(args, "json", False):
         print(json.dumps(masked_dump(loaded.settings), indent=2), file=out)
         return 0
-    return asyncio.run(_check(loaded, offline=getattr(args, "offline", False), out=out))
+    return asyncio.run(_check(loaded, offline=getattr(args, "offline", False), out=out,
+                              input_file=getattr(args, "input_file", None)))
 
 
 async def _timed(coro: Awaitable[Any], seconds: float) -> Any:
@@ -61,7 +62,7 @@ async def _timed(coro: Awaitable[Any], seconds: float) -> Any:
         return await coro
 
 
-async def _check(loaded: LoadedConfig, *, offline: bool, out: TextIO) -> int:
+async def _check(loaded: LoadedConfig, *, offline: bool, out: TextIO, input_file: Path | None = None) -> int:
     s = loaded.settings
     report = Report(out)
     report.add("config", "OK", ", ".join(str(f) for f in loaded.files) or "(defaults)")
@@ -110,6 +111,10 @@ async def _check(loaded: LoadedConfig, *, offline: bool, out: TextIO) -> int:
         await _audio(loaded, report)
         await _mqtt(loaded, report)
         await _realtime(loaded, report, api_key)
+    if input_file is not None or (not offline and s.mqtt.enabled and s.rooms.enabled):
+        from speaker.rooms.checking import check_rooms
+
+        await check_rooms(loaded, report, input_file)
 
     print("\ntools the model will see:", file=out)
     for line in tools_lines or ["  (none)"]:

@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--offline", action="store_true",
                        help="only validate (do not open devices, broker, MCP servers or the endpoint)")
     check.add_argument("--json", action="store_true", help="print the effective config as JSON")
+    check.add_argument("--input-file", type=Path,
+                       help="multi-room calibration: measure the wake word said at 1 m in this WAV")
 
     sub.add_parser("devices", help="list audio input and output devices")
 
@@ -72,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="latency and upload figures of a conversation against the emulator instead")
     bench.add_argument("--soak", type=int, metavar="N", default=None,
                        help="N wake/question/answer interactions against the emulator: RSS growth, CPU, failures")
+    bench.add_argument("--rooms", action="store_true",
+                       help="multi-room arbitration: 20 simulated speakers on one Mosquitto (messages, latency)")
     return p
 
 
@@ -99,6 +103,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             from speaker.aec.bench import main as aec_bench
 
             return aec_bench()
+        if args.rooms:
+            from speaker.rooms.bench import main as rooms_bench
+
+            return rooms_bench()
         if args.soak is not None:
             from speaker.bench_soak import main as soak_bench
 

@@ -21,6 +21,7 @@ from speaker.audio.ports import AudioSink, AudioSource
 from speaker.core import actions as A
 from speaker.core.conversation import Conversation, Step
 from speaker.core.events import (
+    Arbitrated,
     CoreEvent,
     MicFrame,
     PlaybackDrained,
@@ -75,6 +76,14 @@ class TimerControl(Protocol):
     def dismiss(self, reason: str) -> bool: ...
 
 
+class Rooms(Protocol):
+    """Multi-room arbitration (``speaker.rooms.port.RoomsPort``): posts ``Arbitrated`` for a claim."""
+
+    def claim(self, action: A.Claim) -> None: ...
+
+    def release(self, wake_id: str) -> None: ...
+
+
 class Observer(Protocol):
     """Sees every step the core returns, actions and outputs (MQTT state/events, the log, the demo's
     timeline, sd_notify status, benches), after the runner carried it out."""
@@ -102,6 +111,7 @@ class Runner:
         clock: Callable[[], float] = time.monotonic,
         watchdog: Callable[[], None] | None = None,
         watchdog_interval_s: float | None = None,
+        rooms: Rooms | None = None,
     ) -> None:
         self.core = core
         self.frontend = frontend
@@ -127,6 +137,7 @@ class Runner:
         self._finished = asyncio.Event()
         self._stream_bytes = 0
         self._blank = False
+        self._rooms = rooms
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -262,6 +273,14 @@ class Runner:
             case A.DismissTimers(reason=reason):
                 if self._timers is not None:
                     self._timers.dismiss(reason)
+            case A.Claim(wake_id=wake_id):
+                if self._rooms is not None:
+                    self._rooms.claim(action)
+                else:  # nobody to arbitrate with: answer
+                    self._post(Arbitrated(wake_id, proceed=True))
+            case A.Release(wake_id=wake_id):
+                if self._rooms is not None:
+                    self._rooms.release(wake_id)
 
     def _append(self, pcm: bytes, final: bool) -> None:
         conn = self._conn

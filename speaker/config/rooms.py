@@ -1,6 +1,6 @@
 """Settings of multi-room arbitration: several speakers on one broker, one answer per wake word.
 
-Not yet part of the root ``Settings``; it is wired in as ``rooms: RoomsSettings = RoomsSettings()``.
+The root ``Settings`` holds it as ``rooms``; it takes effect whenever ``mqtt.enabled`` is true.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from speaker.config.realtime import (
     TranscriptionSettings,
     TurnDetection,
 )
+from speaker.config.rooms import RoomsSettings
 from speaker.config.section import Section
 from speaker.config.timers import TimersSettings
 from speaker.config.tools import BuiltinTool, ToolsSettings
@@ -101,3 +102,5 @@ class Settings(Section):
     cost: CostSettings = CostSettings()
     state_dir: Path = Path("/var/lib/speaker")
     """Where timers, the volume, mute, the wake word choice and today's cost are persisted."""
+    rooms: RoomsSettings = RoomsSettings()
+    """Multi-room arbitration: on whenever MQTT is (a speaker alone never waits)."""

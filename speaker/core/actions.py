@@ -98,7 +98,26 @@ class DismissTimers:
     reason: str
 
 
+@dataclass(frozen=True)
+class Claim:
+    """Ask the other speakers whether we answer our wake ``wake_id`` (multi-room arbitration); the
+    answer comes back as ``Arbitrated``. ``segment`` is the microphone audio over the wake word (16 kHz
+    mono s16le, the last second before the detection): the adapter measures its speech level."""
+
+    wake_id: str
+    model: str
+    score: float
+    segment: bytes
+
+
+@dataclass(frozen=True)
+class Release:
+    """Our session for ``wake_id`` could not open: hand the floor to the runner-up."""
+
+    wake_id: str
+
+
 Action = (
     OpenSession | CloseSession | SendEvent | AppendAudio | Play | PlaySound | StopPlayback | AwaitPlayback
-    | RunTool | Listen | ResetVad | DismissTimers
+    | RunTool | Listen | ResetVad | DismissTimers | Claim | Release
 )

@@ -54,3 +54,7 @@ class CoreConfig:
     monthly_usd: float | None = None
     session_usd: float | None = None
     """``cost.session_usd``: a conversation that cost this much wraps up after its current reply."""
+    arbitrate: bool = False
+    """A new wake while idle is first claimed (``A.Claim``) and answered only on ``Arbitrated``."""
+    takeover_s: float = 3.0
+    """How long the audio since a wake is kept, so a takeover can answer it (``rooms.takeover_s``)."""

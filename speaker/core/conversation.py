@@ -35,11 +35,13 @@ from speaker.core.actions import (
     ResetVad,
     SendEvent,
 )
+from speaker.core.arbitration import ArbitrationHandling
 from speaker.core.base import McpApprovals, Step
 from speaker.core.budget import BudgetHandling
 from speaker.core.config import CoreConfig
 from speaker.core.events import (
     Announce,
+    Arbitrated,
     CoreEvent,
     EndAfterReply,
     MicFrame,
@@ -68,13 +70,13 @@ from speaker.listen.events import SpeechEnded, SpeechStarted
 __all__ = ["Conversation", "CoreConfig", "McpApprovals", "Phase", "State", "Step", "actions"]
 
 
-class Conversation(ReplyHandling, TimeHandling, BudgetHandling):
+class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandling):
     """The state machine. ``handle`` is the only entry point."""
 
     @property
     def quiet(self) -> bool:
         """No conversation is open or waiting to start."""
-        return self.phase in (Phase.IDLE, Phase.DISABLED) and not self._requests.pending
+        return self.phase in (Phase.IDLE, Phase.DISABLED) and not self._requests.pending and not self.claiming
 
     def handle(self, event: CoreEvent, now: float) -> list[Step]:
         out: list[Step] = []
@@ -83,7 +85,7 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling):
         self._budget_after(event, now, out)
         self._check_deadlines(now, out)
         self._check_feedback(now, out)
-        if self.phase is Phase.IDLE and not self.muted:
+        if self.phase is Phase.IDLE and not self.muted and not self.claiming:
             request = self._requests.next()
             if request is not None:
                 self._start_requested(request, now, out)
@@ -154,6 +156,8 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling):
                         self._clear_playback(out)  # cut a ring that is still sounding
             case Tick(played_ms=played):
                 self._playback.heard(played)
+            case Arbitrated():
+                self._on_arbitrated(event, now, out)
             case _:
                 pass  # stale session/playback events
 
@@ -202,7 +206,7 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling):
         if self.cfg.local_turns:
             self._commit_turn(now, out)
 
-    def _on_wake(self, ev: Wake, now: float, out: list[Step]) -> None:
+    def _on_wake(self, ev: Wake, now: float, out: list[Step], *, since: float | None = None) -> None:
         if self.muted:
             return
         if self._ring.active:
@@ -223,6 +227,8 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling):
             if self.cfg.barge_in == "off":
                 return
             self._barge_in(out)
+        if since is None and self.phase is Phase.IDLE and self._claim_wake(ev, now, out):
+            return  # multi-room: answered only if the other speakers agree (``Arbitrated``)
         if self.phase is Phase.IDLE and self._refuse_over_budget("conversation", now, out):
             return  # no session: the speaker said locally that the budget is used up
         out.append(O.WakeHeard(ev.model, round(ev.score, 4)))
@@ -230,7 +236,7 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling):
         if self.phase is Phase.IDLE:
             self._new_session("conversation", now, out, wake_model=ev.model)
             self.phase = Phase.CONNECTING
-            self._uplink.begin(ready=False)
+            self._uplink.begin(ready=False, since=since)
             self._deadline = now + self.cfg.no_speech_timeout_s
             out.append(OpenSession(self._session, wake_model=ev.model))
             return
@@ -297,6 +303,7 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling):
     def _on_session_failed(self, err: RealtimeError, now: float, out: list[Step]) -> None:
         was_open = self._session_open
         self._session_open = False
+        self._release_failed(was_open, out)
         code = err.code or ""
         if code == "session_expired" or getattr(err, "kind", None) == "session_expired":
             # the 60-minute cap: let what was received finish playing, then a fresh start next time

@@ -145,8 +145,20 @@ class BudgetChanged:
     month: str
 
 
+@dataclass(frozen=True)
+class Arbitrated:
+    """Multi-room arbitration decided about our wake ``wake_id`` (``A.Claim``): ``proceed`` answers it
+    (``takeover``: the winner gave up after we had stood down), otherwise ``winner`` answers. A
+    ``proceed=False`` for the wake of our open session means a better claim came late: end it quietly."""
+
+    wake_id: str
+    proceed: bool
+    takeover: bool = False
+    winner: str = ""
+
+
 CoreEvent = (
     Wake | MicFrame | SpeechStarted | SpeechEnded | Tick | SessionReady | SessionFailed | SessionClosed
     | ServerEvent | ToolFinished | PlaybackDrained | Stop | EndAfterReply | SetMuted | Announce
-    | StartConversation | TimersRinging | TimersQuiet | BudgetChanged
+    | StartConversation | TimersRinging | TimersQuiet | BudgetChanged | Arbitrated
 )

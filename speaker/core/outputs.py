@@ -181,8 +181,16 @@ class BudgetWrapUp:
     limit_usd: float
 
 
+@dataclass(frozen=True)
+class StoodDown:
+    """Another speaker answers our wake word (multi-room arbitration): we stay quiet."""
+
+    wake_id: str
+    winner: str
+
+
 Output = (
     StateChanged | WakeHeard | SessionOpened | SessionEnded | TurnCommitted | ResponseBilled
     | TranscriptionBilled | UserTranscript | ReplyText | Answer | Announcing | Interrupted | ToolStarted
-    | ToolDone | Problem | Expired | Note | BudgetRefused | BudgetWrapUp
+    | ToolDone | Problem | Expired | Note | BudgetRefused | BudgetWrapUp | StoodDown
 )

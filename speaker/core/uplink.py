@@ -25,7 +25,7 @@ MIN_PAD_S = 0.1
 
 class Uplink:
     def __init__(self, *, pad_ms: int, hold_ms: int, tail_ms: int, preroll_ms: int | None = None,
-                 fmt: AudioFormat = MIC) -> None:
+                 fmt: AudioFormat = MIC, keep_s: float = 0.0) -> None:
         self._fmt = fmt
         self._pad_s = pad_ms / 1000
         self._preroll_s = min(pad_ms, preroll_ms if preroll_ms is not None else pad_ms) / 1000
@@ -33,7 +33,9 @@ class Uplink:
         self._tail_s = tail_ms / 1000
         self._held: deque[tuple[float, bytes]] = deque()  # (end time, pcm)
         self._ring: deque[tuple[float, bytes]] = deque()
-        self._ring_s = self._pad_s + 0.05
+        self._ring_s = max(self._pad_s + 0.05, keep_s)
+        """``keep_s``: multi-room arbitration keeps the audio since a wake until another speaker's
+        answer is certain (a takeover answers from it)."""
         self._ready = False
         self._active = False
         self._speaking = False
@@ -69,8 +71,13 @@ class Uplink:
         """The audio the ring holds now (at most ``pad_ms`` + 50 ms)."""
         return b"".join(pcm for _, pcm in self._ring)
 
-    def begin(self, *, ready: bool, speaking: bool = False) -> bytes:
-        """Start a turn with the last ``pad_ms`` (at most ``preroll_ms``) of audio as its pre-roll.
+    def window(self, start: float, end: float) -> bytes:
+        """The kept audio of the frames ending after ``start`` and by ``end`` (stream times)."""
+        return b"".join(pcm for t, pcm in self._ring if start < t <= end)
+
+    def begin(self, *, ready: bool, speaking: bool = False, since: float | None = None) -> bytes:
+        """Start a turn with the last ``pad_ms`` (at most ``preroll_ms``) of audio as its pre-roll
+        (``since``: the pre-roll before that stream time and everything kept after it).
         Returns audio to send now."""
         self._held.clear()
         self._active = True
@@ -79,7 +86,7 @@ class Uplink:
         self._spoke = speaking
         self._preonset_sent = 0.0
         if self._ring:
-            start = self._ring[-1][0] - self._preroll_s
+            start = (self._ring[-1][0] if since is None else since) - self._preroll_s
             self._held.extend(frame for frame in self._ring if frame[0] > start)
         if not ready:
             return b""

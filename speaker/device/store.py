@@ -27,6 +27,8 @@ class DeviceState:
     cost_month: str | None = None
     """Local month (YYYY-MM) that ``cost_month_usd`` belongs to."""
     cost_month_usd: float = 0.0
+    rooms_take_part: bool | None = None
+    """The 'take part in multi-room' switch (None: ``rooms.take_part``)."""
 
 
 class DeviceStore:
@@ -60,6 +62,8 @@ class DeviceStore:
             state.cost_month, state.cost_month_usd = month, float(month_cost)
         elif state.cost_date is not None:  # written before months were kept: the day is all we know
             state.cost_month, state.cost_month_usd = state.cost_date[:7], state.cost_usd
+        take_part = data.get("rooms_take_part")
+        state.rooms_take_part = take_part if isinstance(take_part, bool) else None
         return state
 
     def save(self) -> None:

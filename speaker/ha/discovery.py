@@ -107,6 +107,8 @@ def discovery_messages(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
         },
     }
     entities.update(_budget_entities(settings, topics))
+    if settings.rooms.enabled:
+        entities.update(rooms_entities(settings, topics))
     out = []
     for (component, key), payload in entities.items():
         config = {**payload, "unique_id": f"{node}_{key}", **common}
@@ -144,6 +146,27 @@ def _budget_entities(settings: Settings, topics: DeviceTopics) -> dict[tuple[str
     return entities
 
 
+def rooms_entities(settings: Settings, topics: DeviceTopics) -> dict[tuple[str, str], dict[str, Any]]:
+    """Multi-room arbitration: who answered each wake word this speaker heard (an event entity, from
+    ``event/answered``) and the 'take part' switch (its state is the retained presence)."""
+    presence = f"{topics.root}/rooms/presence"
+    return {
+        ("event", "answered"): {
+            "name": "Answered", "state_topic": topics.event("answered"),
+            "event_types": ["answered", "stood_down"],
+            "value_template": ('{"event_type": "{{ \'answered\' if value_json.answering else \'stood_down\' }}", '
+                               '"winner": "{{ value_json.winner }}", "takeover": {{ value_json.takeover | tojson }}}'),
+            "icon": "mdi:account-voice",
+        },
+        ("switch", "rooms_take_part"): {
+            "name": "Take part in multi-room", "command_topic": f"{topics.root}/rooms/take_part/set",
+            "state_topic": presence, "value_template": "{{ 'ON' if value_json.take_part else 'OFF' }}",
+            "payload_on": "ON", "payload_off": "OFF", "state_on": "ON", "state_off": "OFF",
+            "icon": "mdi:home-group", "entity_category": "config",
+        },
+    }
+
+
 def discovery_topics(settings: Settings) -> list[str]:
     return [topic for topic, _ in discovery_messages(settings)]
 
@@ -157,7 +180,8 @@ async def remove_discovery(settings: Settings, *, timeout_s: float = 10.0, settl
     topics = DeviceTopics.from_settings(mqtt)
     node = node_id(settings)
     prefix = settings.home.discovery_prefix
-    clear: dict[str, None] = dict.fromkeys([*discovery_topics(settings), *topics.retained()])
+    clear: dict[str, None] = dict.fromkeys([*discovery_topics(settings), *topics.retained(),
+                                            f"{topics.root}/rooms/presence"])
     password = mqtt.password.reveal() if mqtt.password is not None else None
     client = aiomqtt.Client(
         mqtt.host, mqtt.port, username=mqtt.username, password=password,
