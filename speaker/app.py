@@ -100,6 +100,7 @@ def core_config(s: Settings, sounds: dict[str, bytes]) -> CoreConfig:
         sound_s={name: seconds_of(pcm) for name, pcm in sounds.items()},
         thinking_after_s=s.feedback.thinking_after_s, timer_max_ring_s=s.timers.max_ring_s,
         pricing=PriceTable.for_settings(s.realtime),
+        announce_when_muted=s.home.announce_when_muted,
     )
 
 

@@ -49,3 +49,5 @@ class CoreConfig:
     fatal_retry_s: float = 600.0
     """After a fatal refusal, the first wake word this long after it tries once more (never a loop)."""
     pricing: Pricing | None = None
+    announce_when_muted: bool = True
+    """The microphone mute does not silence announcements (``home.announce_when_muted``)."""
