@@ -16,6 +16,7 @@ from speaker.config.audio import AudioInputSettings, AudioOutputSettings, AudioS
 from speaker.config.conversation import ConversationSettings
 from speaker.config.echo import EchoSettings
 from speaker.config.feedback import FeedbackSettings, SoundSettings, SoundsSettings, WakeSoundSettings
+from speaker.config.hardware import HardwareSettings
 from speaker.config.home import HomeSettings
 from speaker.config.mcp import McpBridgedServer, McpRemoteServer, McpSettings
 from speaker.config.mqtt import MqttSettings, MqttTls
@@ -45,6 +46,7 @@ __all__ = [
     "BuiltinTool",
     "ConversationSettings",
     "FeedbackSettings",
+    "HardwareSettings",
     "HomeSettings",
     "LocalTurnSettings",
     "LoggingSettings",
@@ -99,3 +101,4 @@ class Settings(Section):
     echo: EchoSettings = EchoSettings()
     state_dir: Path = Path("/var/lib/speaker")
     """Where timers, the volume, mute, the wake word choice and today's cost are persisted."""
+    hardware: HardwareSettings = HardwareSettings()

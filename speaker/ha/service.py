@@ -24,7 +24,7 @@ from speaker.config.schema import Settings
 from speaker.core.events import Announce, CoreEvent, SetMuted, StartConversation, Stop
 from speaker.device.controls import DeviceControls
 from speaker.ha import commands as C
-from speaker.ha.discovery import discovery_messages
+from speaker.ha.discovery import discovery_messages, withdrawn_topics
 from speaker.ha.observer import DeviceObserver
 from speaker.ha.publisher import Publisher
 from speaker.ha.topics import DeviceTopics
@@ -52,7 +52,8 @@ class DeviceService:
         self._day_check_s = day_check_s
         self.topics = DeviceTopics.from_settings(settings.mqtt)
         self.publisher = Publisher(self._mqtt)
-        self.observer = DeviceObserver(self.publisher, self.topics, controls, wall=clock)
+        self.observer = DeviceObserver(self.publisher, self.topics, controls, wall=clock,
+                                       retain_reply=settings.home.retain_last_reply)
         self._running = asyncio.Event()
         self._commands: asyncio.Queue[MqttMessage] = asyncio.Queue(MAX_PENDING_COMMANDS)
         self._subscriptions: list[Subscription] = []
@@ -66,11 +67,16 @@ class DeviceService:
         if self.settings.home.discovery:
             for topic, payload in discovery_messages(self.settings):
                 self.publisher.retain(topic, payload)
+            for topic in withdrawn_topics(self.settings):
+                self.publisher.retain(topic, "")  # an entity this configuration leaves out
         self.publisher.retain(self.topics.state, "muted" if controls.muted else "idle")
         self.publisher.retain(self.topics.volume, str(controls.volume))
         self.publisher.retain(self.topics.wake_word, controls.select_wake(controls.store.state.wake_word,
                                                                           remember=False))
         self.publisher.retain(self.topics.timers, [])
+        self.observer.publish_muted()
+        if not self.settings.home.retain_last_reply:
+            self.publisher.retain(self.topics.last_reply, "")  # forget a reply kept by an earlier run
         self.observer.publish_cost()
         if controls.muted:
             log.info("restoring mute from %s", controls.store.path)

@@ -42,6 +42,16 @@ class DeviceTopics:
         return f"{self.root}/wake_word"
 
     @property
+    def muted(self) -> str:
+        """``ON``/``OFF``: the microphone mute as remembered (true while an announcement plays too)."""
+        return f"{self.root}/muted"
+
+    @property
+    def last_reply(self) -> str:
+        """The last reply's text, retained (``home.retain_last_reply``)."""
+        return f"{self.root}/last_reply"
+
+    @property
     def commands(self) -> str:
         """The one filter every command arrives on."""
         return f"{self.root}/cmd/+"
@@ -57,4 +67,5 @@ class DeviceTopics:
 
     def retained(self) -> tuple[str, ...]:
         """Every retained topic the speaker publishes (cleared by ``remove_discovery``)."""
-        return (self.state, self.volume, self.cost_today, self.timers, self.wake_word, self.availability)
+        return (self.state, self.volume, self.cost_today, self.timers, self.wake_word, self.availability,
+                self.muted, self.last_reply)

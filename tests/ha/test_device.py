@@ -50,7 +50,7 @@ async def test_state_and_events_follow_the_conversation(broker: Broker, recorder
         assert payload(recorder.on(f"{ROOT}/event/transcript")[0])["text"] == "turn on the light"
         error = payload(recorder.on(f"{ROOT}/event/error")[0])
         assert error["source"] == "conversation"
-        assert not any(m.retain for m in recorder.messages if "/event/" in m.topic)
+        assert not any(m.retain for m in recorder.messages if m.topic.startswith(f"{ROOT}/event/"))
 
 
 async def test_a_reply_reports_latency_and_cost_and_cost_today_survives_a_restart(
