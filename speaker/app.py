@@ -29,6 +29,7 @@ from speaker.device.wake import WakeFilter
 from speaker.errors import ConfigError, SecretError
 from speaker.ha.discovery import wake_options
 from speaker.ha.service import DeviceService
+from speaker.hardware.board import Hardware
 from speaker.listen.frontend import FrontEnd
 from speaker.mcp.bridge import McpBridge
 from speaker.mcp.remote import McpEventHandler, session_mcp_tools
@@ -195,7 +196,9 @@ async def assemble(
             return await open_with_retry(s.realtime, api_key, session=cfg, attempts=2, backoff=backoff)
 
         log_observer = LogObserver()
-        all_observers: list[Observer] = [log_observer, device.observer, *observers]
+        # the HAT's LEDs show the state, its button posts stop/mute (hardware.board: none touches nothing)
+        hardware = Hardware(s.hardware, post, lambda: controls.muted)
+        all_observers: list[Observer] = [log_observer, device.observer, hardware, *observers]
         if notifier is not None:
             all_observers.append(StatusObserver(notifier))
         runner = Runner(
@@ -206,6 +209,7 @@ async def assemble(
             watchdog_interval_s=notifier.watchdog_interval() if notifier is not None else None,
         )
         await stack.enter_async_context(device)
+        await stack.enter_async_context(hardware)
         if timers is not None:
             await stack.enter_async_context(timers)  # after the device: missed timers are reported to it
         if source is None:

@@ -31,8 +31,9 @@ class HardwareSettings(Section):
     brightness: int = Field(default=8, ge=1, le=31)
     """The APA102 global brightness (1-31)."""
     spi_bus: int = Field(default=0, ge=0)
+    """The LEDs' SPI bus (/dev/spidev<bus>.<device>)."""
     spi_device: int = Field(default=1, ge=0)
-    """The LEDs' SPI port (/dev/spidev<bus>.<device>); both HATs use 0.1."""
+    """The LEDs' SPI chip select; both HATs use /dev/spidev0.1."""
     button: bool = True
     """Use the board's button (where it has one)."""
     button_pin: int | None = Field(default=None, ge=0, le=27)
