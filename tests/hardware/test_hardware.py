@@ -7,6 +7,8 @@ import asyncio
 import logging
 
 import pytest
+
+pytest.importorskip("gpiozero", reason="gpiozero is not installed (pip install -e .[dev])")
 from gpiozero.pins.mock import MockFactory
 
 from speaker.config.hardware import HardwareSettings
