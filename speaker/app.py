@@ -30,6 +30,7 @@ from speaker.device.wake import WakeFilter
 from speaker.errors import ConfigError, SecretError
 from speaker.ha.discovery import wake_options
 from speaker.ha.service import DeviceService
+from speaker.hardware.board import Hardware
 from speaker.listen.frontend import FrontEnd
 from speaker.mcp.bridge import McpBridge
 from speaker.mcp.remote import McpEventHandler, session_mcp_tools
@@ -105,6 +106,7 @@ def core_config(s: Settings, sounds: dict[str, bytes]) -> CoreConfig:
         pricing=PriceTable.for_settings(s.realtime),
         daily_usd=s.cost.daily_usd, monthly_usd=s.cost.monthly_usd, session_usd=s.cost.session_usd,
         arbitrate=s.mqtt.enabled and s.rooms.enabled, takeover_s=s.rooms.takeover_s,
+        announce_when_muted=s.home.announce_when_muted,
     )
 
 
@@ -202,7 +204,9 @@ async def assemble(
             return await open_with_retry(s.realtime, api_key, session=cfg, attempts=2, backoff=backoff)
 
         log_observer = LogObserver()
-        all_observers: list[Observer] = [log_observer, device.observer, *observers]
+        # the HAT's LEDs show the state, its button posts stop/mute (hardware.board: none touches nothing)
+        hardware = Hardware(s.hardware, post, lambda: controls.muted)
+        all_observers: list[Observer] = [log_observer, device.observer, hardware, *observers]
         if notifier is not None:
             all_observers.append(StatusObserver(notifier))
         runner = Runner(
@@ -214,6 +218,7 @@ async def assemble(
             rooms=rooms,
         )
         await stack.enter_async_context(device)
+        await stack.enter_async_context(hardware)
         if timers is not None:
             await stack.enter_async_context(timers)  # after the device: missed timers are reported to it
         if source is None:

@@ -44,6 +44,7 @@ STATUS = {
     State.IDLE: "listening for the wake word", State.LISTENING: "in conversation: listening",
     State.THINKING: "in conversation: thinking", State.SPEAKING: "in conversation: speaking",
     State.ERROR: "error: conversations unavailable (see the log)", State.MUTED: "muted",
+    State.ANNOUNCING: "speaking an announcement",
 }
 
 

@@ -17,6 +17,7 @@ from speaker.config.conversation import ConversationSettings
 from speaker.config.cost import CostSettings
 from speaker.config.echo import EchoSettings
 from speaker.config.feedback import FeedbackSettings, SoundSettings, SoundsSettings, WakeSoundSettings
+from speaker.config.hardware import HardwareSettings
 from speaker.config.home import HomeSettings
 from speaker.config.mcp import McpBridgedServer, McpRemoteServer, McpSettings
 from speaker.config.mqtt import MqttSettings, MqttTls
@@ -47,6 +48,7 @@ __all__ = [
     "BuiltinTool",
     "ConversationSettings",
     "FeedbackSettings",
+    "HardwareSettings",
     "HomeSettings",
     "LocalTurnSettings",
     "LoggingSettings",
@@ -104,3 +106,4 @@ class Settings(Section):
     """Where timers, the volume, mute, the wake word choice and today's cost are persisted."""
     rooms: RoomsSettings = RoomsSettings()
     """Multi-room arbitration: on whenever MQTT is (a speaker alone never waits)."""
+    hardware: HardwareSettings = HardwareSettings()

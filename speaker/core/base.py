@@ -17,6 +17,7 @@ from speaker.core.actions import (
     SendEvent,
     StopPlayback,
 )
+from speaker.core.announce import shown
 from speaker.core.config import CoreConfig
 from speaker.core.feedback import Feedback, Ring
 from speaker.core.playback import Playback
@@ -24,7 +25,7 @@ from speaker.core.reply import Reply
 from speaker.core.requests import Requests
 from speaker.core.responses import ResponseGate
 from speaker.core.session import SessionStats
-from speaker.core.state import VISIBLE, Phase, State
+from speaker.core.state import Phase, State
 from speaker.core.uplink import Uplink
 from speaker.realtime import events as rt
 
@@ -83,7 +84,7 @@ class CoreBase:
 
     @property
     def state(self) -> State:
-        return State.MUTED if self.muted else VISIBLE[self.phase]
+        return shown(self.phase, self._purpose, self.muted)
 
     @property
     def uplink_seconds(self) -> float:

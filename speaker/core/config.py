@@ -58,3 +58,5 @@ class CoreConfig:
     """A new wake while idle is first claimed (``A.Claim``) and answered only on ``Arbitrated``."""
     takeover_s: float = 3.0
     """How long the audio since a wake is kept, so a takeover can answer it (``rooms.takeover_s``)."""
+    announce_when_muted: bool = True
+    """The microphone mute does not silence announcements (``home.announce_when_muted``)."""

@@ -35,6 +35,7 @@ from speaker.core.actions import (
     ResetVad,
     SendEvent,
 )
+from speaker.core.announce import keeps_playing_when_muted, refused_when_muted
 from speaker.core.arbitration import ArbitrationHandling
 from speaker.core.base import McpApprovals, Step
 from speaker.core.budget import BudgetHandling
@@ -85,8 +86,8 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
         self._budget_after(event, now, out)
         self._check_deadlines(now, out)
         self._check_feedback(now, out)
-        if self.phase is Phase.IDLE and not self.muted and not self.claiming:
-            request = self._requests.next()
+        if self.phase is Phase.IDLE and not self.claiming:
+            request = self._requests.next(announcements_only=self.muted)
             if request is not None:
                 self._start_requested(request, now, out)
         visible = self.state
@@ -141,7 +142,7 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
             case SetMuted(muted=muted):
                 self._on_mute(muted, now, out)
             case Announce() | StartConversation():
-                if self.muted:
+                if self.muted and refused_when_muted(event, self.cfg.announce_when_muted):
                     out.append(O.Problem("muted: request ignored"))
                 elif self.phase is Phase.DISABLED and not self._cooled_off(now, out):
                     out.append(O.Problem(f"conversation unavailable: {self.disabled_reason}"))
@@ -164,7 +165,8 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
     # ------------------------------------------------------------------ microphone & VAD
 
     def _update_listen(self, now: float, out: list[Step]) -> None:
-        listen = Listen(wake=not self.muted, vad=self.phase in ACTIVE, blank=self._feedback.deaf(now))
+        listen = Listen(wake=not self.muted, vad=self.phase in ACTIVE and not self.muted,
+                        blank=self._feedback.deaf(now))
         if listen != self._listen:
             self._listen = listen
             out.append(listen)
@@ -339,7 +341,7 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
     def _on_mute(self, muted: bool, now: float, out: list[Step]) -> None:
         if muted == self.muted:
             return
-        if muted:
+        if muted and not keeps_playing_when_muted(self._purpose, self.cfg.announce_when_muted):
             self._stop("muted", now, out)
         self.muted = muted
         self._sound(fb.MUTE if muted else fb.UNMUTE, now, out)

@@ -23,5 +23,10 @@ class Requests:
     def pending(self) -> bool:
         return bool(self._pending)
 
-    def next(self) -> Announce | StartConversation | None:
-        return self._pending.pop(0) if self._pending else None
+    def next(self, *, announcements_only: bool = False) -> Announce | StartConversation | None:
+        """The oldest request (``announcements_only``: the oldest announcement; a muted speaker keeps
+        conversations waiting)."""
+        for i, request in enumerate(self._pending):
+            if not announcements_only or isinstance(request, Announce):
+                return self._pending.pop(i)
+        return None

@@ -25,6 +25,8 @@ class State(enum.StrEnum):
     SPEAKING = "speaking"
     ERROR = "error"
     MUTED = "muted"
+    ANNOUNCING = "announcing"
+    """Speaking an announcement (MQTT ``say``, Home Assistant ``notify``): no microphone is involved."""
 
     @property
     def quiet(self) -> bool:

@@ -67,7 +67,10 @@ class DeviceControls:
         return choice
 
     def state_changed(self, state: State) -> None:
-        """Mute is remembered from what the core reports, whoever asked for it."""
+        """Mute is remembered from what the core reports, whoever asked for it. An announcement plays
+        whether or not the microphone is muted: it changes nothing that is remembered."""
+        if state is State.ANNOUNCING:
+            return
         muted = state is State.MUTED
         if muted != self.store.state.muted and (muted or self._last_state is State.MUTED):
             self.store.state.muted = muted

@@ -23,6 +23,7 @@ from typing import Any
 import aiomqtt
 
 from speaker import __version__
+from speaker.config.hardware import BOARD_NAMES
 from speaker.config.schema import Settings
 from speaker.ha.commands import ALL_WAKE_WORDS
 from speaker.ha.topics import DeviceTopics
@@ -30,9 +31,15 @@ from speaker.mqtt.tls import tls_context
 
 log = logging.getLogger(__name__)
 
-MANUFACTURER = "room speaker"
-MODEL = "room speaker"
-STATES = ("idle", "listening", "thinking", "speaking", "error", "muted")
+MANUFACTURER = "room-speaker project"
+MODEL = "Realtime voice speaker"
+STATES = ("idle", "listening", "thinking", "speaking", "error", "muted", "announcing")
+EVENT_TYPES = {
+    # event/<kind> -> the event_type Home Assistant's event entity triggers on (added to the payload)
+    "wake": "wake", "session_closed": "conversation_ended", "timer_finished": "timer_finished",
+    "error": "error",
+}
+ANSWER_TYPES = ("answer", "no_answer")
 HA_STATE_MAX = 255
 """Home Assistant refuses a state longer than this: long texts go into an attribute."""
 
@@ -48,18 +55,41 @@ def wake_options(settings: Settings) -> list[str]:
     return [ALL_WAKE_WORDS, *names] if len(names) > 1 else names
 
 
-def discovery_messages(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
-    """(config topic, payload) for every entity."""
-    topics = DeviceTopics.from_settings(settings.mqtt)
-    node = node_id(settings)
-    prefix = settings.home.discovery_prefix
-    device = {
-        "identifiers": [node],
+def area(settings: Settings) -> str | None:
+    """The device's suggested area: ``home.area``, else the site id as words ('living_room' ->
+    'Living room'); '' means none."""
+    if settings.home.area is not None:
+        return settings.home.area or None
+    words = re.sub(r"[_\-.]+", " ", settings.mqtt.site_id).strip()
+    return words[:1].upper() + words[1:] if words else None
+
+
+def device_info(settings: Settings) -> dict[str, Any]:
+    """Home Assistant's device registry entry (the same in every entity's config)."""
+    device: dict[str, Any] = {
+        "identifiers": [node_id(settings)],
         "name": settings.home.device_name or f"Speaker {settings.mqtt.site_id}",
         "model": MODEL,
         "manufacturer": MANUFACTURER,
         "sw_version": __version__,
     }
+    board = BOARD_NAMES.get(settings.hardware.board)
+    if board is not None:
+        device["hw_version"] = board
+    suggested = area(settings)
+    if suggested:
+        device["suggested_area"] = suggested
+    if settings.home.configuration_url:
+        device["configuration_url"] = settings.home.configuration_url
+    return device
+
+
+def discovery_messages(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
+    """(config topic, payload) for every entity."""
+    topics = DeviceTopics.from_settings(settings.mqtt)
+    node = node_id(settings)
+    prefix = settings.home.discovery_prefix
+    device = device_info(settings)
     common: dict[str, Any] = {
         "device": device,
         "availability": [{"topic": topics.availability, "payload_available": "online",
@@ -69,14 +99,14 @@ def discovery_messages(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
     }
     # the full text (and its time) stays available as attributes of the sensor
     text_sensor = {"value_template": "{{ value_json.text[:" + str(HA_STATE_MAX) + "] }}"}
+    reply_topic = topics.last_reply if settings.home.retain_last_reply else topics.event("reply")
     entities: dict[tuple[str, str], dict[str, Any]] = {
         ("sensor", "state"): {
             "name": "State", "state_topic": topics.state, "device_class": "enum", "options": list(STATES),
             "icon": "mdi:account-voice",
         },
         ("switch", "mute"): {
-            "name": "Mute", "command_topic": topics.cmd("mute"), "state_topic": topics.state,
-            "value_template": "{{ 'ON' if value == 'muted' else 'OFF' }}",
+            "name": "Mute", "command_topic": topics.cmd("mute"), "state_topic": topics.muted,
             "payload_on": "true", "payload_off": "false", "state_on": "ON", "state_off": "OFF",
             "icon": "mdi:microphone-off",
         },
@@ -88,15 +118,16 @@ def discovery_messages(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
         ("sensor", "last_transcript"): {
             "name": "Last transcript", "state_topic": topics.event("transcript"),
             "json_attributes_topic": topics.event("transcript"), **text_sensor, "icon": "mdi:text-recognition",
+            "entity_category": "diagnostic",
         },
         ("sensor", "last_reply"): {
-            "name": "Last reply", "state_topic": topics.event("reply"),
-            "json_attributes_topic": topics.event("reply"), **text_sensor, "icon": "mdi:message-reply-text",
+            "name": "Last reply", "state_topic": reply_topic, "json_attributes_topic": reply_topic, **text_sensor,
+            "icon": "mdi:message-reply-text",
         },
         ("sensor", "cost_today"): {
             "name": "Cost today", "state_topic": topics.cost_today, "value_template": "{{ value_json.usd }}",
             "unit_of_measurement": "USD", "state_class": "total_increasing", "suggested_display_precision": 3,
-            "icon": "mdi:cash",
+            "icon": "mdi:cash", "entity_category": "diagnostic",
         },
         ("select", "wake_word"): {
             "name": "Wake word", "command_topic": topics.cmd("wake_word"), "state_topic": topics.wake_word,
@@ -105,10 +136,13 @@ def discovery_messages(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
         ("button", "stop"): {
             "name": "Stop", "command_topic": topics.cmd("stop"), "payload_press": "stop", "icon": "mdi:stop",
         },
+        **_speak_and_listen(topics),
     }
     entities.update(_budget_entities(settings, topics))
     if settings.rooms.enabled:
         entities.update(rooms_entities(settings, topics))
+    if not transcribes(settings):
+        del entities[("sensor", "last_transcript")]
     out = []
     for (component, key), payload in entities.items():
         config = {**payload, "unique_id": f"{node}_{key}", **common}
@@ -165,6 +199,67 @@ def rooms_entities(settings: Settings, topics: DeviceTopics) -> dict[tuple[str, 
             "icon": "mdi:home-group", "entity_category": "config",
         },
     }
+
+
+def transcribes(settings: Settings) -> bool:
+    """Whether the user's words are transcribed (then a 'Last transcript' entity exists)."""
+    return settings.realtime.transcription is not None
+
+
+def _speak_and_listen(topics: DeviceTopics) -> dict[tuple[str, str], dict[str, Any]]:
+    """Issue 15's entities: speak (notify), ask (text, answered on an event), the events to trigger on
+    and the timers. Each event entity reads ``event/<kind>``, whose JSON carries its ``event_type``."""
+    timers = topics.timers
+    waiting = "{% set waiting = value_json | rejectattr('ringing') | list %}"
+    return {
+        ("notify", "announce"): {
+            "name": "Announce", "command_topic": topics.cmd("say"), "icon": "mdi:bullhorn",
+        },
+        ("text", "ask"): {
+            "name": "Ask", "command_topic": topics.cmd("ask"), "max": HA_STATE_MAX, "mode": "text",
+            "icon": "mdi:chat-question",
+        },
+        ("event", "answer"): {
+            "name": "Answer", "state_topic": topics.event("answer"), "event_types": list(ANSWER_TYPES),
+            "icon": "mdi:chat-processing",
+        },
+        ("event", "wake"): {
+            "name": "Wake word", "state_topic": topics.event("wake"), "event_types": [EVENT_TYPES["wake"]],
+            "icon": "mdi:account-voice",
+        },
+        ("event", "conversation"): {
+            "name": "Conversation", "state_topic": topics.event("session_closed"),
+            "event_types": [EVENT_TYPES["session_closed"]], "icon": "mdi:message-check",
+        },
+        ("event", "timer"): {
+            "name": "Timer", "state_topic": topics.event("timer_finished"),
+            "event_types": [EVENT_TYPES["timer_finished"]], "icon": "mdi:timer-alert",
+        },
+        ("event", "error"): {
+            "name": "Error", "state_topic": topics.event("error"), "event_types": [EVENT_TYPES["error"]],
+            "icon": "mdi:alert-circle", "entity_category": "diagnostic",
+        },
+        ("sensor", "timers"): {
+            "name": "Timers", "state_topic": timers, "value_template": "{{ value_json | length }}",
+            "json_attributes_topic": timers,
+            "json_attributes_template": waiting + "{{ {'timers': value_json, 'next': waiting[0] if waiting "
+                                        "else none, 'ringing': value_json | selectattr('ringing') "
+                                        "| map(attribute='name') | list} | tojson }}",
+            "state_class": "measurement", "icon": "mdi:timer-outline",
+        },
+        ("sensor", "next_timer"): {
+            "name": "Next timer", "state_topic": timers, "device_class": "timestamp",
+            "value_template": waiting + "{{ waiting[0].ends_at if waiting else None }}",
+            "icon": "mdi:timer-sand",
+        },
+    }
+
+
+def withdrawn_topics(settings: Settings) -> list[str]:
+    """Config topics of entities this configuration leaves out (emptied so Home Assistant drops them)."""
+    if transcribes(settings):
+        return []
+    return [f"{settings.home.discovery_prefix}/sensor/{node_id(settings)}/last_transcript/config"]
 
 
 def discovery_topics(settings: Settings) -> list[str]:

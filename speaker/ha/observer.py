@@ -14,6 +14,7 @@ from speaker.config.cost import CostSettings
 from speaker.core import outputs as O
 from speaker.core.conversation import Step
 from speaker.device.controls import DeviceControls
+from speaker.ha.discovery import EVENT_TYPES
 from speaker.ha.publisher import Publisher
 from speaker.ha.topics import DeviceTopics
 
@@ -25,8 +26,9 @@ class DeviceObserver:
 
     def __init__(self, publisher: Publisher, topics: DeviceTopics, controls: DeviceControls, *,
                  wall: Callable[[], float], limits: CostSettings | None = None,
-                 spent: Callable[[], None] | None = None) -> None:
+                 spent: Callable[[], None] | None = None, retain_reply: bool = False) -> None:
         self._pub = publisher
+        self._retain_reply = retain_reply
         self._topics = topics
         self._controls = controls
         self._wall = wall
@@ -36,8 +38,15 @@ class DeviceObserver:
         self.state = "idle"
 
     def event(self, kind: str, data: Mapping[str, Any] | None = None, *, qos: int = 0) -> None:
-        """Publish ``event/<kind>`` with ``data`` and a ``ts`` (Unix seconds)."""
-        self._pub.event(self._topics.event(kind), {**(data or {}), "ts": round(self._wall(), 3)}, qos=qos)
+        """Publish ``event/<kind>`` with ``data`` and a ``ts`` (Unix seconds); the kinds Home Assistant's
+        event entities read carry their ``event_type`` too."""
+        payload = {**(data or {}), "ts": round(self._wall(), 3)}
+        if kind in EVENT_TYPES and "event_type" not in payload:
+            payload["event_type"] = EVENT_TYPES[kind]
+        self._pub.event(self._topics.event(kind), payload, qos=qos)
+
+    def publish_muted(self) -> None:
+        self._pub.retain(self._topics.muted, "ON" if self._controls.muted else "OFF")
 
     def publish_cost(self) -> None:
         """The spend changed (or the date did, or the daemon started): publish it, tell the core."""
@@ -52,12 +61,15 @@ class DeviceObserver:
                 self.state = state.value
                 self._pub.retain(self._topics.state, state.value)
                 self._controls.state_changed(state)
+                self.publish_muted()
             case O.WakeHeard(model=model, score=score):
                 self.event("wake", {"model": model, "score": score})
             case O.UserTranscript(text=text):
                 self.event("transcript", {"text": text})
             case O.ReplyText(text=text):
                 self.event("reply", {"text": text})
+                if self._retain_reply:  # the 'Last reply' sensor survives restarts (home.retain_last_reply)
+                    self._pub.retain(self._topics.last_reply, {"text": text, "ts": round(self._wall(), 3)})
             case O.Interrupted():
                 self.event("interrupted")
             case O.Announcing(text=text):
@@ -69,6 +81,7 @@ class DeviceObserver:
                 if text is None:
                     answer["error"] = "no answer"
                 self._pub.event(self._topics.response(ask_id), answer, qos=1)
+                self.event("answer", {"event_type": "no_answer" if text is None else "answer", **answer}, qos=1)
             case O.ToolDone():
                 self.event("tool_call", _tool_call(step))
             case O.Problem(message=message, code=code, fatal=fatal, source=source):

@@ -24,7 +24,7 @@ from speaker.config.schema import Settings
 from speaker.core.events import Announce, CoreEvent, SetMuted, StartConversation, Stop
 from speaker.device.controls import DeviceControls
 from speaker.ha import commands as C
-from speaker.ha.discovery import discovery_messages
+from speaker.ha.discovery import discovery_messages, withdrawn_topics
 from speaker.ha.observer import DeviceObserver
 from speaker.ha.publisher import Publisher
 from speaker.ha.topics import DeviceTopics
@@ -55,7 +55,8 @@ class DeviceService:
         # the core is told the spend only when a day or month budget needs it
         limited = settings.cost.daily_usd is not None or settings.cost.monthly_usd is not None
         self.observer = DeviceObserver(self.publisher, self.topics, controls, wall=clock, limits=settings.cost,
-                                       spent=(lambda: post(controls.cost.budget_event())) if limited else None)
+                                       spent=(lambda: post(controls.cost.budget_event())) if limited else None,
+                                       retain_reply=settings.home.retain_last_reply)
         self._running = asyncio.Event()
         self._commands: asyncio.Queue[MqttMessage] = asyncio.Queue(MAX_PENDING_COMMANDS)
         self._subscriptions: list[Subscription] = []
@@ -69,11 +70,16 @@ class DeviceService:
         if self.settings.home.discovery:
             for topic, payload in discovery_messages(self.settings):
                 self.publisher.retain(topic, payload)
+            for topic in withdrawn_topics(self.settings):
+                self.publisher.retain(topic, "")  # an entity this configuration leaves out
         self.publisher.retain(self.topics.state, "muted" if controls.muted else "idle")
         self.publisher.retain(self.topics.volume, str(controls.volume))
         self.publisher.retain(self.topics.wake_word, controls.select_wake(controls.store.state.wake_word,
                                                                           remember=False))
         self.publisher.retain(self.topics.timers, [])
+        self.observer.publish_muted()
+        if not self.settings.home.retain_last_reply:
+            self.publisher.retain(self.topics.last_reply, "")  # forget a reply kept by an earlier run
         self.observer.publish_cost()
         if controls.muted:
             log.info("restoring mute from %s", controls.store.path)

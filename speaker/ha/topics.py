@@ -47,6 +47,16 @@ class DeviceTopics:
         return f"{self.root}/budget"
 
     @property
+    def muted(self) -> str:
+        """``ON``/``OFF``: the microphone mute as remembered (true while an announcement plays too)."""
+        return f"{self.root}/muted"
+
+    @property
+    def last_reply(self) -> str:
+        """The last reply's text, retained (``home.retain_last_reply``)."""
+        return f"{self.root}/last_reply"
+
+    @property
     def commands(self) -> str:
         """The one filter every command arrives on."""
         return f"{self.root}/cmd/+"
@@ -63,4 +73,4 @@ class DeviceTopics:
     def retained(self) -> tuple[str, ...]:
         """Every retained topic the speaker publishes (cleared by ``remove_discovery``)."""
         return (self.state, self.volume, self.cost_today, self.timers, self.wake_word, self.availability,
-                self.budget)
+                self.budget, self.muted, self.last_reply)

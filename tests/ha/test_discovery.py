@@ -24,8 +24,12 @@ REQUIRED = {
     "number": {"command_topic", "state_topic", "min", "max"},
     "select": {"command_topic", "state_topic", "options"},
     "button": {"command_topic"},
+    "notify": {"command_topic"},
+    "text": {"command_topic"},
     "event": {"state_topic", "event_types"},
 }
+ENTITIES = 18
+"""Without transcription: 8 of the first release (less Last transcript), notify, ask, 5 events, 2 timers."""
 
 
 def configs(recorder: Recorder) -> dict[str, dict[str, object]]:
@@ -36,26 +40,27 @@ def configs(recorder: Recorder) -> dict[str, dict[str, object]]:
 async def test_discovery_is_retained_and_complete(broker: Broker, recorder: Recorder, tmp_path: Path) -> None:
     settings = settings_for(broker, tmp_path, wake=TWO_WAKE_WORDS, home={"device_name": "Kitchen speaker"})
     async with running_device(settings, wake_names=("hey_jarvis", "alexa")):
-        await eventually(lambda: len(configs(recorder)) == 10)
+        await eventually(lambda: len(configs(recorder)) == ENTITIES)
     found = configs(recorder)
     assert all(m.retain for m in recorder.messages if m.topic in found)
     components = {topic.split("/")[1] for topic in found}
-    assert components == {"sensor", "switch", "number", "select", "button", "event"}
+    assert components == {"sensor", "switch", "number", "select", "button", "notify", "text", "event"}
     unique_ids = set()
     for topic, config in found.items():
         component, node, key = topic.split("/")[1:4]
         assert node == NODE
         assert config["unique_id"] == f"{NODE}_{key}"
         unique_ids.add(config["unique_id"])
-        assert config["device"] == {"identifiers": [NODE], "name": "Kitchen speaker", "model": "room speaker",
-                                    "manufacturer": "room speaker", "sw_version": speaker.__version__}
+        assert config["device"] == {"identifiers": [NODE], "name": "Kitchen speaker",
+                                    "model": "Realtime voice speaker", "manufacturer": "room-speaker project",
+                                    "sw_version": speaker.__version__, "suggested_area": "Kitchen"}
         assert config["availability"] == [{"topic": f"{ROOT}/availability", "payload_available": "online",
                                            "payload_not_available": "offline"}]
         assert REQUIRED[component] <= set(config), f"{topic} lacks {REQUIRED[component] - set(config)}"
         for key_name, value in config.items():
             if key_name.endswith("_topic"):
                 assert isinstance(value, str) and value.startswith(f"{ROOT}/"), (topic, key_name)
-    assert len(unique_ids) == 10
+    assert len(unique_ids) == ENTITIES
     cost = found[f"{PREFIX}/sensor/{NODE}/cost_today/config"]
     assert cost["state_class"] == "total_increasing" and cost["unit_of_measurement"] == "USD"
     assert "device_class" not in cost  # 'monetary' is only valid with state_class total
@@ -64,7 +69,8 @@ async def test_discovery_is_retained_and_complete(broker: Broker, recorder: Reco
     volume = found[f"{PREFIX}/number/{NODE}/volume/config"]
     assert (volume["min"], volume["max"], volume["command_topic"]) == (0, 100, f"{ROOT}/cmd/volume")
     state = found[f"{PREFIX}/sensor/{NODE}/state/config"]
-    assert state["options"] == ["idle", "listening", "thinking", "speaking", "error", "muted"]
+    assert state["options"] == ["idle", "listening", "thinking", "speaking", "error", "muted", "announcing"]
+    assert f"{PREFIX}/sensor/{NODE}/last_transcript/config" not in found  # transcription is off
 
 
 async def test_the_configs_say_what_the_speaker_accepts() -> None:
@@ -83,10 +89,10 @@ async def test_the_configs_say_what_the_speaker_accepts() -> None:
 async def test_discovery_is_sent_again_when_home_assistant_comes_online(
         broker: Broker, recorder: Recorder, tmp_path: Path) -> None:
     async with running_device(settings_for(broker, tmp_path)):
-        await eventually(lambda: len(configs(recorder)) == 10)
+        await eventually(lambda: len(configs(recorder)) == ENTITIES)
         recorder.clear()
         recorder.publish(f"{PREFIX}/status", "online")
-        await eventually(lambda: len(configs(recorder)) == 10)
+        await eventually(lambda: len(configs(recorder)) == ENTITIES)
 
 
 async def test_remove_discovery_clears_every_entity_and_the_retained_state(
@@ -95,7 +101,7 @@ async def test_remove_discovery_clears_every_entity_and_the_retained_state(
     # an entity an older version published and this one no longer has
     recorder.publish(f"{PREFIX}/sensor/{NODE}/old_entity/config", json.dumps({"unique_id": "x"}), retain=True)
     async with running_device(settings):
-        await eventually(lambda: len(configs(recorder)) == 11)
+        await eventually(lambda: len(configs(recorder)) == ENTITIES + 1)
         await message_on(recorder, f"{ROOT}/cost_today")
     cleared = await remove_discovery(settings, settle_s=0.3)
     assert f"{PREFIX}/sensor/{NODE}/old_entity/config" in cleared
