@@ -15,13 +15,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from speaker.audio.ports import AudioSink, AudioSource
 from speaker.core import actions as A
 from speaker.core.conversation import Conversation, Step
 from speaker.core.events import (
     CoreEvent,
+    EchoLevels,
+    EchoStatus,
     MicFrame,
     PlaybackDrained,
     ServerEvent,
@@ -75,6 +77,23 @@ class TimerControl(Protocol):
     def dismiss(self, reason: str) -> bool: ...
 
 
+class EchoProbe(Protocol):
+    """The echo chain as the core learns of it (``speaker.aec.probe``)."""
+
+    def levels(self) -> EchoLevels | None: ...
+
+    def status(self) -> EchoStatus: ...
+
+
+@runtime_checkable
+class Ducking(Protocol):
+    def duck(self, on: bool) -> None: ...
+
+
+STATUS_EVERY = MIC
+"""Bytes of microphone audio between two echo verdicts posted to the core (one second)."""
+
+
 class Observer(Protocol):
     """Sees every step the core returns, actions and outputs (MQTT state/events, the log, the demo's
     timeline, sd_notify status, benches), after the runner carried it out."""
@@ -102,6 +121,7 @@ class Runner:
         clock: Callable[[], float] = time.monotonic,
         watchdog: Callable[[], None] | None = None,
         watchdog_interval_s: float | None = None,
+        echo: EchoProbe | None = None,
     ) -> None:
         self.core = core
         self.frontend = frontend
@@ -127,6 +147,7 @@ class Runner:
         self._finished = asyncio.Event()
         self._stream_bytes = 0
         self._blank = False
+        self._echo = echo
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -199,10 +220,16 @@ class Runner:
     # ------------------------------------------------------------------ sources
 
     async def _mic_loop(self, source: AudioSource) -> None:
+        echo = self._echo
+        if echo is not None:
+            self._post(echo.status())
         async with source:
             async for frame in source.frames():
                 self._stream_bytes += len(frame)
-                self._post(MicFrame(frame, (self._stream_bytes // 2) / 16000, self.sink.played_ms))
+                levels = echo.levels() if echo is not None else None
+                self._post(MicFrame(frame, (self._stream_bytes // 2) / 16000, self.sink.played_ms, levels))
+                if echo is not None and self._stream_bytes % STATUS_EVERY < len(frame):
+                    self._post(echo.status())  # the echo monitor's verdict, once a second of audio
         log.info("audio input ended")
         self._input_ended = True
         self._post(Tick(self.sink.played_ms))
@@ -262,6 +289,9 @@ class Runner:
             case A.DismissTimers(reason=reason):
                 if self._timers is not None:
                     self._timers.dismiss(reason)
+            case A.Duck(on=on):
+                if isinstance(self.sink, Ducking):
+                    self.sink.duck(on)
 
     def _append(self, pcm: bytes, final: bool) -> None:
         conn = self._conn

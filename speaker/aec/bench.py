@@ -30,8 +30,13 @@ def _asset(name: str, rate: int) -> np.ndarray:
 
 
 def reply(seconds: float) -> np.ndarray:
-    names = [p.name for p in resources.files("speaker.assets").iterdir() if p.name.startswith("emulator_")]
-    one = np.concatenate([_asset(n, REALTIME.rate) for n in sorted(names)])
+    """The emulator's voice clips (its distribution's assets) back to back, cut to ``seconds``."""
+    folder = resources.files("realtime_emulator") / "assets"
+    clips = []
+    for name in sorted(p.name for p in folder.iterdir() if p.name.startswith("emulator_")):
+        with resources.as_file(folder / name) as path:
+            clips.append(np.frombuffer(read_wav(Path(path), REALTIME.rate), dtype="<i2"))
+    one = np.concatenate(clips)
     return np.resize(one, round(seconds * REALTIME.rate)).astype(np.int16)
 
 

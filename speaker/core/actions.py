@@ -98,7 +98,15 @@ class DismissTimers:
     reason: str
 
 
+@dataclass(frozen=True)
+class Duck:
+    """Lower the playback (``on``) while someone talks over a reply, so the wake word or their words
+    get through; back to the set volume when ``on`` is false."""
+
+    on: bool
+
+
 Action = (
     OpenSession | CloseSession | SendEvent | AppendAudio | Play | PlaySound | StopPlayback | AwaitPlayback
-    | RunTool | Listen | ResetVad | DismissTimers
+    | RunTool | Listen | ResetVad | DismissTimers | Duck
 )

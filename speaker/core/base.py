@@ -18,6 +18,7 @@ from speaker.core.actions import (
     StopPlayback,
 )
 from speaker.core.config import CoreConfig
+from speaker.core.duplex import Duplex
 from speaker.core.feedback import Feedback, Ring
 from speaker.core.playback import Playback
 from speaker.core.reply import Reply
@@ -74,6 +75,7 @@ class CoreBase:
         self._visible = State.IDLE
         self._listen = Listen(wake=True, vad=False)
         self._ended: list[O.SessionEnded] = []
+        self._duplex = Duplex(cfg)
 
     # ------------------------------------------------------------------ public
 

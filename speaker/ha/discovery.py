@@ -105,6 +105,11 @@ def discovery_messages(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
         ("button", "stop"): {
             "name": "Stop", "command_topic": topics.cmd("stop"), "payload_press": "stop", "icon": "mdi:stop",
         },
+        ("binary_sensor", "full_duplex"): {
+            "name": "Full duplex", "state_topic": topics.duplex, "json_attributes_topic": topics.duplex,
+            "value_template": "{{ 'ON' if value_json.full else 'OFF' }}", "payload_on": "ON", "payload_off": "OFF",
+            "entity_category": "diagnostic", "icon": "mdi:account-voice",
+        },
     }
     out = []
     for (component, key), payload in entities.items():

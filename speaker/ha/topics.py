@@ -42,6 +42,11 @@ class DeviceTopics:
         return f"{self.root}/wake_word"
 
     @property
+    def duplex(self) -> str:
+        """Full or half duplex, and why (JSON, retained)."""
+        return f"{self.root}/duplex"
+
+    @property
     def commands(self) -> str:
         """The one filter every command arrives on."""
         return f"{self.root}/cmd/+"
@@ -57,4 +62,5 @@ class DeviceTopics:
 
     def retained(self) -> tuple[str, ...]:
         """Every retained topic the speaker publishes (cleared by ``remove_discovery``)."""
-        return (self.state, self.volume, self.cost_today, self.timers, self.wake_word, self.availability)
+        return (self.state, self.volume, self.cost_today, self.timers, self.wake_word, self.availability,
+                self.duplex)
