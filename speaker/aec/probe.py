@@ -66,4 +66,10 @@ class EchoProbe:
         if self._chain is None or not self._chain.canceller.active:
             return EchoStatus(False, None, self._why)
         report = self._chain.monitor.report()
-        return EchoStatus(report.safe, report.erle_db, report.reason)
+        estimator = self._chain.estimator
+        if report.safe and estimator is not None and estimator.delay_ms is None:
+            # the echo looks reduced, but the played audio was never found in the microphone signal:
+            # the reference does not line up with the echo (AEC3's suppressor gating is no cancelling)
+            return EchoStatus(False, report.erle_db, "the played audio is not found in the microphone signal "
+                              "(no playback -> capture delay measured yet)", report.erl_db)
+        return EchoStatus(report.safe, report.erle_db, report.reason, report.erl_db)

@@ -8,13 +8,20 @@ effective mode is told as a ``DuplexChanged`` output (MQTT/Home Assistant) and a
 Speech heard over a reply interrupts it only when
 
 - the reply has played for ``barge_in_warmup_ms`` (the canceller re-adapts when playback starts), and
-- it rises above the echo expected after cancelling: over the last frames, what is left after
-  cancelling must be ``barge_in_margin_db`` above what the microphone heard minus the measured echo
-  reduction (ERLE). Our own echo alone leaves about 0 dB there; a voice leaves tens of dB.
+- it rises above the echo expected at the microphone: the microphone's level over the last
+  ``MIC_FRAMES`` must stand ``barge_in_margin_db`` above the loudest reference of the last
+  ``REF_FRAMES`` (delay plus the room's main reverberation) times the echo path gain the monitor
+  measured (``EchoStatus.erl_db``). The raw microphone, not the cancelled signal: WebRTC's AEC3
+  suppresses a voice that talks over the echo nearly to silence, so what is left after cancelling
+  says little about who talks.
 
 Speech that does not (yet) pass stays *pending* until the VAD says it ended; every frame meanwhile
 checks again. While someone talks over a reply the playback is ducked (``Duck``) when the echo is
-cancelled: the wake word said over a reply then gets through nearly as in silence.
+cancelled: the wake word said over a reply then gets through nearly as in silence, and the ducking is
+also the guard's probe — our echo falls with the reference, a voice does not. A voice 6 dB below the
+echo is told from it once the duck has reached the microphone.
+The echo monitor's ERLE (``EchoStatus``) decides only *whether* speech may interrupt (auto mode);
+it is a median, and AEC3's residual at word onsets is far above it, so it is no guard by itself.
 """
 
 from __future__ import annotations
@@ -28,8 +35,10 @@ from speaker.core.config import CoreConfig
 from speaker.core.events import EchoLevels, EchoStatus
 from speaker.core.playback import Playback
 
-GUARD_FRAMES = 12
-"""Frames the residual-echo guard looks back over (120 ms of 10 ms frames)."""
+REF_FRAMES = 15
+"""Frames of reference the guard takes the loudest of (150 ms of 10 ms frames)."""
+MIC_FRAMES = 5
+"""Frames of microphone signal the guard averages (50 ms)."""
 
 
 def _energy(dbfs: float) -> float:
@@ -45,7 +54,7 @@ class Duplex:
         self.status: EchoStatus | None = None
         self.full = self.mode == "speech"
         self._told = False
-        self._levels: deque[EchoLevels] = deque(maxlen=GUARD_FRAMES)
+        self._levels: deque[EchoLevels] = deque(maxlen=REF_FRAMES)
         self._playing = False
         self._reply_start_ms = 0.0
         self.pending = False
@@ -99,15 +108,15 @@ class Duplex:
         return self.above_echo_db() >= self.margin_db
 
     def above_echo_db(self) -> float:
-        """How far the cancelled signal of the last frames stands above the echo expected in it
-        (+inf when nothing cancels echo in the daemon: no levels, nothing to compare)."""
+        """How far the cancelled signal of the last frames stands above the echo that may be left in
+        it (+inf when nothing cancels echo in the daemon: no levels, nothing to compare)."""
         if not self._levels:
             return math.inf
-        erle = self.status.erle_db if self.status is not None and self.status.erle_db is not None else 0.0
-        mic = sum(_energy(x.mic_dbfs) for x in self._levels)
-        left = sum(_energy(x.out_dbfs) for x in self._levels)
-        expected = mic / 10 ** (erle / 10)
-        return 10 * math.log10(max(left, 1e-12) / max(expected, 1e-12))
+        erl = self.status.erl_db if self.status is not None and self.status.erl_db is not None else 0.0
+        recent = list(self._levels)[-MIC_FRAMES:]
+        heard = sum(_energy(x.mic_dbfs) for x in recent) / len(recent)
+        expected = max(_energy(x.ref_dbfs) for x in self._levels) * _energy(erl)
+        return 10 * math.log10(max(heard, 1e-12) / max(expected, 1e-12))
 
     # ------------------------------------------------------------------ ducking
 

@@ -154,6 +154,8 @@ class EchoStatus:
     safe: bool
     erle_db: float | None
     reason: str
+    erl_db: float | None = None
+    """How loud our own voice comes back to the microphone: its level over the reference's (dB)."""
 
 
 CoreEvent = (

@@ -11,11 +11,13 @@ from speaker.core.events import EchoLevels, EchoStatus, MicFrame, Wake
 from speaker.listen.events import SpeechEnded, SpeechStarted
 from tests.core.test_conversation import FRAME, Driver, cfg
 
-SAFE = EchoStatus(True, 38.0, "echo reduced by 38.0 dB")
+SAFE = EchoStatus(True, 38.0, "echo reduced by 38.0 dB", erl_db=-6.0)
 ECHO_ONLY = EchoLevels(ref_dbfs=-20.0, mic_dbfs=-26.0, out_dbfs=-64.0)
-"""The reply alone: cancelled by 38 dB, as the monitor measured."""
-TALKING = EchoLevels(ref_dbfs=-20.0, mic_dbfs=-25.0, out_dbfs=-40.0)
-"""Someone speaking 6 dB below the echo: 24 dB above the expected residual, even after AEC3's ducking."""
+"""The reply alone: it comes back 6 dB down (the echo path the monitor measured), cancelled by 38 dB."""
+TALKING = EchoLevels(ref_dbfs=-40.0, mic_dbfs=-31.0, out_dbfs=-45.0)
+"""Someone speaking over the ducked reply: the microphone is 15 dB above the echo the reference explains."""
+LOUD_ECHO = EchoLevels(ref_dbfs=-20.0, mic_dbfs=-22.0, out_dbfs=-40.0)
+"""A burst of residual echo that the VAD takes for speech (4 dB above the median echo path)."""
 
 
 def playing(d: Driver, seconds: float, levels: EchoLevels | None = ECHO_ONLY) -> list[A.Action]:
@@ -77,7 +79,7 @@ def test_our_own_echo_never_interrupts_but_ducks_while_the_vad_hears_it() -> Non
     replying(d)
     out = playing(d, 1.0)
     out += d.feed(SpeechStarted(d.t))  # a residual the VAD took for speech
-    out += playing(d, 1.0)
+    out += playing(d, 1.0, LOUD_ECHO)
     assert not interrupted(out)
     assert [a.on for a in out if isinstance(a, A.Duck)] == [True]
     out = d.feed(SpeechEnded(d.t))
