@@ -4,9 +4,6 @@ at a chosen level relative to the echo. Deterministic (seeded)."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -14,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from realtime_emulator import Emulator, Reply, Script, Turn
+from speaker.aec.daemon_room import RoomRun, run_daemon_in_room
 from speaker.aec.room import Room, RoomLoopback, RoomSpec, active_rms, scale_to, to_int16, to_mic_rate
 from speaker.audio.format import MIC, REALTIME
 from speaker.audio.wavfile import read_wav
@@ -87,20 +84,6 @@ def scaled(x: np.ndarray, rms: float) -> np.ndarray:
 
 # ---------------------------------------------------------------------- the whole daemon in the room
 
-@dataclass
-class RoomRun:
-    """What happened when the daemon ran in the simulated room."""
-
-    steps: list[tuple[float, object]]
-    """Every step the core returned, with the capture time (s) at which it happened."""
-    emulator: Emulator
-    loop: RoomLoopback
-    uploaded_after: Callable[[str], float]
-
-    def outputs(self, kind: type) -> list[tuple[float, Any]]:
-        return [(t, s) for t, s in self.steps if isinstance(s, kind)]
-
-
 REPLY_S = 10.0
 NEAR_DBFS = -30.0
 """The level (active RMS) of the user's first request (a normal voice at a far-field microphone)."""
@@ -127,75 +110,7 @@ def first_request() -> np.ndarray:
                            scale_to(command, level)])
 
 
-async def run_in_room(tmp_path: Path, *, config: str = "", spec: RoomSpec | None = None,
-                      say: Sequence[tuple[np.ndarray, float]] = (), duration_s: float = 22.0,
-                      report_lag_ms: float = 0.0, replies: int = 1, reply_s: float = REPLY_S,
-                      barge_in: str = "auto") -> RoomRun:
-    """The whole daemon (``speaker.app.assemble``) with the room loopback as its microphone and
-    speaker, the Realtime emulator as the service: the user asks something, the emulator answers with
-    ``reply_s`` of its voice (``replies`` times, then a short answer), and each ``say`` item (near-end
-    samples, played position in ms) is spoken into the room once the sink has played that much.
-    ``config`` is extra YAML. Virtual time: the loopback holds while the daemon waits for the service."""
-    import os
-
-    from speaker.app import assemble
-    from speaker.audio.wavfile import write_wav
-    from speaker.config import load_settings
-    from speaker.core.state import Phase
-
-    long_wav = tmp_path / "long_reply.wav"
-    write_wav(long_wav, far_end(reply_s).tobytes(), REALTIME.rate)
-    turns = [Turn(heard="tell me a story", reply=Reply("A long story.", audio=long_wav)) for _ in range(replies)]
-    turns.append(Turn(heard="stop", reply=Reply("The kitchen light is on.")))
-    key = "sk-emulator-room"
-    os.environ["SPEAKER_TEST_EMULATOR_KEY"] = key
-    steps: list[tuple[float, object]] = []
-    async with Emulator(Script(turns=turns), api_key=key, speed=40) as emu:
-        path = tmp_path / "speaker.yaml"
-        path.write_text(
-            f"realtime:\n  url: {emu.url}\n  api_key: {{env: SPEAKER_TEST_EMULATOR_KEY}}\n"
-            f"conversation:\n  follow_up_s: 1\n  idle_close_s: 1\n  barge_in: {barge_in}\n"
-            f"mqtt:\n  enabled: false\ntools:\n  packs: []\nstate_dir: {tmp_path}\n{config}")
-        loaded = load_settings([path])
-        state: dict[str, Any] = {}
-
-        def open_responses() -> bool:
-            return len(emu.events("response.created", sent=True)) > len(emu.events("response.done", sent=True))
-
-        def hold() -> bool:
-            runner = state.get("runner")
-            if runner is None:
-                return True
-            phase = runner.core.phase
-            if phase in (Phase.CONNECTING, Phase.THINKING):
-                return True  # the service is working: no time passes in the room
-            return bool(phase is Phase.SPEAKING and loop.sink.queued_ms < 10 and open_responses())
-
-        loop = RoomLoopback(spec, duration_s=duration_s, near=first_request(), hold=hold,
-                            report_lag_ms=report_lag_ms)
-        for samples, played_ms in say:
-            loop.say(samples, after_played_ms=played_ms)
-
-        class Steps:
-            def observe(self, step: object, now: float) -> None:
-                steps.append((loop.captured_s, step))
-
-        async with asyncio.timeout(300), assemble(loaded, api_key=key, source=loop.source, sink=loop.sink,
-                                                  acoustic=True, observers=[Steps()]) as speaker:
-            state["runner"] = speaker.runner
-            await speaker.runner.run(speaker.source)
-
-    def uploaded_after(event_type: str) -> float:
-        """Seconds of audio appended after the first ``event_type`` the emulator received."""
-        seen, total = False, 0.0
-        for entry in emu.log:
-            kind = entry.event.get("type")
-            if entry.direction != "received":
-                continue
-            if kind == event_type:
-                seen = True
-            elif seen and kind == "input_audio_buffer.append":
-                total += len(base64.b64decode(entry.event["audio"])) / (2 * REALTIME.rate)
-        return total
-
-    return RoomRun(steps, emu, loop, uploaded_after)
+async def run_in_room(tmp_path: Path, *, reply_s: float = REPLY_S, **options: Any) -> RoomRun:
+    """The whole daemon in the room (``speaker.aec.daemon_room``): the fixtures' request, a reply of
+    the emulator's voice ``reply_s`` long."""
+    return await run_daemon_in_room(tmp_path, request=first_request(), reply=far_end(reply_s), **options)
