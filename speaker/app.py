@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from speaker.aec.duck import DuckingSink
 from speaker.aec.factory import EchoChain, build_echo_chain
+from speaker.aec.probe import EchoProbe
 from speaker.aec.reference import ReferenceTap
 from speaker.audio.factory import open_sink, open_source
 from speaker.audio.ports import AudioSink, AudioSource
@@ -107,6 +109,8 @@ def core_config(s: Settings, sounds: dict[str, bytes]) -> CoreConfig:
         daily_usd=s.cost.daily_usd, monthly_usd=s.cost.monthly_usd, session_usd=s.cost.session_usd,
         arbitrate=s.mqtt.enabled and s.rooms.enabled, takeover_s=s.rooms.takeover_s,
         announce_when_muted=s.home.announce_when_muted,
+        barge_in_margin_db=s.echo.barge_in_margin_db, barge_in_warmup_ms=s.echo.barge_in_warmup_ms,
+        duck_db=s.echo.duck_db,
     )
 
 
@@ -137,18 +141,23 @@ async def assemble(
     observers: Sequence[Observer] = (),
     notifier: Notifier | None = None,
     tools_mqtt: MqttConnection | None = None,
+    acoustic: bool | None = None,
 ) -> AsyncIterator[Speaker]:
     """Build every part from the settings, in one straight line (the inbound queue first; nothing is
     wired in after it is built); on exit close them in reverse order (MQTT publishes 'offline', MCP
     bridges disconnect, audio devices are released). ``source``/``sink`` replace the configured audio;
-    ``tools_mqtt`` serves the device tools when MQTT is disabled (a dry run)."""
+    ``tools_mqtt`` serves the device tools when MQTT is disabled (a dry run). ``acoustic`` says whether
+    the speaker is heard by the microphone (echo cancellation): None = when both are devices; True for
+    a given source and sink joined by a room (the simulated room of the tests and the bench)."""
     s = loaded.settings
     inbox: Inbox = asyncio.Queue()
     post = inbox.put_nowait
     async with contextlib.AsyncExitStack() as stack:
         # echo cancellation where there is a room between speaker and microphone (devices, not files)
-        echo = _echo_chain(s) if source is None and sink is None and input_file is None \
-            and output_file is None and s.audio.input.file is None and s.audio.output.file is None else None
+        if acoustic is None:
+            acoustic = source is None and sink is None and input_file is None and output_file is None \
+                and s.audio.input.file is None and s.audio.output.file is None
+        echo = _echo_chain(s) if acoustic else None
         tap: ReferenceTap | None = None
         if sink is None:
             # resilient: the daemon starts (and listens) even when the speaker is missing at boot
@@ -156,7 +165,11 @@ async def assemble(
             if echo is not None:  # the canceller's reference is exactly what is played, after volume
                 device_sink = tap = echo.tap(device_sink)
             sink = await stack.enter_async_context(device_sink)
+        elif echo is not None:
+            sink = tap = await stack.enter_async_context(echo.tap(sink))
         assert sink is not None
+        if echo is not None and s.echo.duck_db > 0:  # the core lowers a reply someone talks over
+            sink = DuckingSink(sink, s.echo.duck_db)
         mqtt: MqttConnection | None = None
         if s.mqtt.enabled:
             mqtt = await stack.enter_async_context(MqttConnection(s.mqtt))
@@ -216,6 +229,7 @@ async def assemble(
             watchdog=notifier.watchdog if notifier is not None else None,
             watchdog_interval_s=notifier.watchdog_interval() if notifier is not None else None,
             rooms=rooms,
+            echo=EchoProbe(echo, "no echo cancellation in the daemon" if acoustic else "no acoustic path"),
         )
         await stack.enter_async_context(device)
         await stack.enter_async_context(hardware)
@@ -223,8 +237,8 @@ async def assemble(
             await stack.enter_async_context(timers)  # after the device: missed timers are reported to it
         if source is None:
             source = open_source(s.audio.input, file=input_file)
-            if echo is not None:  # the wake word, the VAD and the uplink all hear the cancelled signal
-                source = echo.source(source, tap)
+        if echo is not None:  # the wake word, the VAD and the uplink all hear the cancelled signal
+            source = echo.source(source, tap)
         # MQTT commands are taken once the runner runs (it opens the source then)
         source = device.signal_on_open(source)
         yield Speaker(runner=runner, source=source, sink=sink, tools=tools, mqtt=mqtt, log=log_observer,

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from speaker.audio.ports import AudioSink, AudioSource
 from speaker.core import actions as A
@@ -23,6 +23,8 @@ from speaker.core.conversation import Conversation, Step
 from speaker.core.events import (
     Arbitrated,
     CoreEvent,
+    EchoLevels,
+    EchoStatus,
     MicFrame,
     PlaybackDrained,
     ServerEvent,
@@ -84,6 +86,23 @@ class Rooms(Protocol):
     def release(self, wake_id: str) -> None: ...
 
 
+class EchoProbe(Protocol):
+    """The echo chain as the core learns of it (``speaker.aec.probe``)."""
+
+    def levels(self) -> EchoLevels | None: ...
+
+    def status(self) -> EchoStatus: ...
+
+
+@runtime_checkable
+class Ducking(Protocol):
+    def duck(self, on: bool) -> None: ...
+
+
+STATUS_EVERY = MIC
+"""Bytes of microphone audio between two echo verdicts posted to the core (one second)."""
+
+
 class Observer(Protocol):
     """Sees every step the core returns, actions and outputs (MQTT state/events, the log, the demo's
     timeline, sd_notify status, benches), after the runner carried it out."""
@@ -112,6 +131,7 @@ class Runner:
         watchdog: Callable[[], None] | None = None,
         watchdog_interval_s: float | None = None,
         rooms: Rooms | None = None,
+        echo: EchoProbe | None = None,
     ) -> None:
         self.core = core
         self.frontend = frontend
@@ -138,6 +158,7 @@ class Runner:
         self._stream_bytes = 0
         self._blank = False
         self._rooms = rooms
+        self._echo = echo
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -210,10 +231,16 @@ class Runner:
     # ------------------------------------------------------------------ sources
 
     async def _mic_loop(self, source: AudioSource) -> None:
+        echo = self._echo
+        if echo is not None:
+            self._post(echo.status())
         async with source:
             async for frame in source.frames():
                 self._stream_bytes += len(frame)
-                self._post(MicFrame(frame, (self._stream_bytes // 2) / 16000, self.sink.played_ms))
+                levels = echo.levels() if echo is not None else None
+                self._post(MicFrame(frame, (self._stream_bytes // 2) / 16000, self.sink.played_ms, levels))
+                if echo is not None and self._stream_bytes % STATUS_EVERY < len(frame):
+                    self._post(echo.status())  # the echo monitor's verdict, once a second of audio
         log.info("audio input ended")
         self._input_ended = True
         self._post(Tick(self.sink.played_ms))
@@ -281,6 +308,9 @@ class Runner:
             case A.Release(wake_id=wake_id):
                 if self._rooms is not None:
                     self._rooms.release(wake_id)
+            case A.Duck(on=on):
+                if isinstance(self.sink, Ducking):
+                    self.sink.duck(on)
 
     def _append(self, pcm: bytes, final: bool) -> None:
         conn = self._conn

@@ -30,8 +30,13 @@ def _asset(name: str, rate: int) -> np.ndarray:
 
 
 def reply(seconds: float) -> np.ndarray:
-    names = [p.name for p in resources.files("speaker.assets").iterdir() if p.name.startswith("emulator_")]
-    one = np.concatenate([_asset(n, REALTIME.rate) for n in sorted(names)])
+    """The emulator's voice clips (its distribution's assets) back to back, cut to ``seconds``."""
+    folder = resources.files("realtime_emulator") / "assets"
+    clips = []
+    for name in sorted(p.name for p in folder.iterdir() if p.name.startswith("emulator_")):
+        with resources.as_file(folder / name) as path:
+            clips.append(np.frombuffer(read_wav(Path(path), REALTIME.rate), dtype="<i2"))
+    one = np.concatenate(clips)
     return np.resize(one, round(seconds * REALTIME.rate)).astype(np.int16)
 
 
@@ -73,6 +78,9 @@ def main() -> int:
     print(f"  wake word in the demo recording, {len(OFFSETS_S)} offsets, near-end 6 dB below the echo:")
     for label, (hit, n) in rates.items():
         print(f"    {label:<32} {hit}/{n}")
+    from speaker.aec.bench_duplex import print_duplex
+
+    print_duplex(_asset("demo_input.wav", MIC.rate).astype(np.float64), reply(30.0))
     return 0
 
 
@@ -83,7 +91,7 @@ def _wake(far: np.ndarray, room: Room) -> tuple[float, dict[str, tuple[int, int]
     demo = _asset("demo_input.wav", MIC.rate).astype(np.float64)
     wake_part = demo[: 4 * MIC.rate]  # the wake phrase comes first in the demo recording
     counts = {"in silence": 0, "over the reply, cancelled": 0, "cancelled, no noise suppression": 0,
-              "over the reply, not cancelled": 0}
+              "cancelled, reply ducked 20 dB": 0, "over the reply, not cancelled": 0}
     spent = 0.0
     audio = 0.0
     for offset in OFFSETS_S:
@@ -98,8 +106,14 @@ def _wake(far: np.ndarray, room: Room) -> tuple[float, dict[str, tuple[int, int]
         over = to_int16(echo + near * gain + noise)
         cancelled, _ = cancel(over, far_part)
         plain, _ = cancel(over, far_part, noise_suppression=False)
+        # the daemon ducks the reply once its VAD hears the near end: here 0.2 s after the phrase begins
+        ducked_far = far_part.astype(np.float64)
+        ducked_far[round((3.0 + offset + 0.2) * REALTIME.rate):] *= 0.1
+        ducked_far = to_int16(ducked_far)
+        ducked, _ = cancel(to_int16(room.echo(ducked_far)[: len(near)] + near * gain + noise), ducked_far)
         for label, signal in (("in silence", quiet), ("over the reply, cancelled", cancelled),
                               ("cancelled, no noise suppression", plain),
+                              ("cancelled, reply ducked 20 dB", ducked),
                               ("over the reply, not cancelled", over)):
             engine.reset()
             start = time.process_time()

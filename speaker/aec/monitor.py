@@ -43,6 +43,9 @@ class EchoReport:
     """Reply audio in the window that the figure is based on."""
     safe: bool
     reason: str
+    erl_db: float | None = None
+    """Median echo path gain (microphone over reference, dB) while the speaker plays: how loud our
+    own voice comes back (the guard of speech barge-in expects that much echo)."""
 
     def as_dict(self) -> dict[str, object]:
         return {"erle_db": None if self.erle_db is None else round(self.erle_db, 1),
@@ -59,6 +62,8 @@ class EchoMonitor:
         self.min_measured_s = settings.min_measured_s
         self._blocks: deque[float] = deque(maxlen=max(1, round(settings.monitor_window_s * 1000 / (
             FRAME_MS * BLOCK_FRAMES))))
+        self._erl: deque[float] = deque(maxlen=self._blocks.maxlen)
+        self._ref_sum = 0.0
         self._hold = 0
         self._mic_sum = 0.0
         self._out_sum = 0.0
@@ -70,7 +75,8 @@ class EchoMonitor:
 
     def observe(self, reference: np.ndarray, mic: np.ndarray, out: np.ndarray) -> None:
         ref = reference.astype(np.float64)
-        if float(ref @ ref) >= self._active:
+        e_ref = float(ref @ ref)
+        if e_ref >= self._active:
             self._hold = HOLD_MS // FRAME_MS
         elif self._hold:
             self._hold -= 1
@@ -83,11 +89,13 @@ class EchoMonitor:
         o = out.astype(np.float64)
         self._mic_sum += e_mic
         self._out_sum += float(o @ o)
+        self._ref_sum += e_ref
         self._count += 1
         if self._count == BLOCK_FRAMES:
             self._blocks.append(10 * np.log10(self._mic_sum / max(self._out_sum, 1.0)))
+            self._erl.append(10 * np.log10(self._mic_sum / max(self._ref_sum, 1.0)))
             self.total_blocks += 1
-            self._mic_sum = self._out_sum = 0.0
+            self._mic_sum = self._out_sum = self._ref_sum = 0.0
             self._count = 0
 
     def report(self) -> EchoReport:
@@ -95,14 +103,17 @@ class EchoMonitor:
         if not self._blocks:
             return EchoReport(None, 0.0, False, "no echo measured yet")
         erle = float(np.median(self._blocks))
+        erl = float(np.median(self._erl))
         if measured < self.min_measured_s:
             return EchoReport(erle, measured, False, f"only {measured:.1f} s of echo measured "
-                              f"(needs {self.min_measured_s:g} s)")
+                              f"(needs {self.min_measured_s:g} s)", erl)
         if erle < self.erle_min_db:
-            return EchoReport(erle, measured, False, f"echo reduced by {erle:.1f} dB, below {self.erle_min_db:g} dB")
-        return EchoReport(erle, measured, True, f"echo reduced by {erle:.1f} dB")
+            return EchoReport(erle, measured, False, f"echo reduced by {erle:.1f} dB, below {self.erle_min_db:g} dB",
+                              erl)
+        return EchoReport(erle, measured, True, f"echo reduced by {erle:.1f} dB", erl)
 
     def reset(self) -> None:
         self._blocks.clear()
+        self._erl.clear()
         self._hold = self._count = 0
-        self._mic_sum = self._out_sum = 0.0
+        self._mic_sum = self._out_sum = self._ref_sum = 0.0

@@ -11,7 +11,7 @@ Used by the tests (``tests/helpers/room.py``), by ``speaker bench --aec`` and by
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -168,19 +168,42 @@ class RoomLoopback:
     Each microphone frame the source yields first 'plays' the same duration from the sink's queue (or
     silence when it is empty), so ``sink.played_ms`` advances exactly with the captured audio and a
     test needs no wall clock. ``near`` (float samples at 16 kHz) is mixed in from the start of the
-    capture. The source ends after ``duration_s`` of audio."""
+    capture; :meth:`say` schedules more, once the sink has played a given amount. The source ends
+    after ``duration_s`` of audio.
+
+    ``hold`` (checked before every frame) stops virtual time while it is true: the whole daemon runs
+    against it, and while the daemon waits for the service nothing would be heard anyway (a real
+    room would only add silence). ``report_lag_ms`` makes the sink report its played position that
+    much late, as a sound card that under-states its latency: the reference then reaches the
+    canceller after its echo, which no canceller can remove."""
 
     def __init__(self, spec: RoomSpec | None = None, *, duration_s: float, near: np.ndarray | None = None,
-                 block_ms: int = 10) -> None:
+                 block_ms: int = 10, hold: Callable[[], bool] | None = None, report_lag_ms: float = 0.0) -> None:
         self.room = StreamingRoom(spec)
-        self.sink = _LoopSink()
+        self.sink = _LoopSink(REALTIME.bytes_for_ms(report_lag_ms))
         self.source = _LoopSource(self, duration_s, near, block_ms)
+        self.hold = hold
+        self.scheduled: list[tuple[float, np.ndarray]] = []
+        """Near-end speech waiting for the sink to have played its ``played_ms``."""
+        self.started: list[float] = []
+        """Capture time (s) at which each :meth:`say` began, in order."""
+
+    @property
+    def captured_s(self) -> float:
+        """Seconds of microphone audio captured so far (the loopback's clock)."""
+        return self.source.captured_s
+
+    def say(self, near: np.ndarray, *, after_played_ms: float = 0.0) -> None:
+        """Mix ``near`` (float, 16 kHz) into the capture from the first frame at which the sink has
+        played ``after_played_ms`` (of everything it was given)."""
+        self.scheduled.append((after_played_ms, near))
 
 
 class _LoopSink:
     format: AudioFormat = REALTIME
 
-    def __init__(self) -> None:
+    def __init__(self, lag_bytes: int = 0) -> None:
+        self._lag = lag_bytes
         self._queue = bytearray()
         self._written = 0
         self._played = 0
@@ -218,7 +241,11 @@ class _LoopSink:
 
     @property
     def played_ms(self) -> float:
-        return self.format.ms_for_bytes(self._played)
+        return self.format.ms_for_bytes(max(0, self._played - self._lag))
+
+    @property
+    def queued_ms(self) -> float:
+        return self.format.ms_for_bytes(len(self._queue))
 
     @property
     def volume(self) -> int:
@@ -249,7 +276,12 @@ class _LoopSource:
         self._blocks = round(duration_s * 1000 / block_ms)
         self._near = near
         self.block_ms = block_ms
+        self._captured = 0
+        self._playing: list[tuple[int, np.ndarray]] = []
 
+    @property
+    def captured_s(self) -> float:
+        return self._captured / MIC.rate
     async def __aenter__(self) -> Self:
         return self
 
@@ -263,8 +295,28 @@ class _LoopSource:
     async def _frames(self) -> AsyncIterator[bytes]:
         far_bytes = REALTIME.bytes_for_ms(self.block_ms)
         n = MIC.rate * self.block_ms // 1000
+        loop = self._loop
         for i in range(self._blocks):
             await asyncio.sleep(0)  # let writers run: the loop's only clock is this iterator
-            self._loop.room.play(self._loop.sink.take(far_bytes))
+            while loop.hold is not None and loop.hold():  # noqa: ASYNC110 (a condition of the whole daemon, no event)
+                await asyncio.sleep(0.002)  # virtual time stands still until the condition clears
+            for item in [x for x in loop.scheduled if loop.sink.played_ms >= x[0]]:
+                loop.scheduled.remove(item)
+                loop.started.append(self.captured_s)
+                self._playing.append((self._captured, item[1]))
+            loop.room.play(loop.sink.take(far_bytes))
             near = None if self._near is None else self._near[i * n:(i + 1) * n]
-            yield self._loop.room.capture(n, near)
+            if self._playing:
+                near = self._mix(near, n)
+            self._captured += n
+            yield loop.room.capture(n, near)
+
+    def _mix(self, near: np.ndarray | None, n: int) -> np.ndarray:
+        out = np.zeros(n)
+        if near is not None:
+            out[: len(near)] += near
+        for start, samples in self._playing:
+            part = samples[self._captured - start:self._captured - start + n]
+            out[: len(part)] += part
+        self._playing = [(s, x) for s, x in self._playing if self._captured + n - s < len(x)]
+        return out

@@ -16,8 +16,9 @@ class ConversationSettings(Section):
     """After a reply, listen this long for a follow-up without the wake word (0 disables)."""
     idle_close_s: float = Field(default=5.0, ge=0, le=300)
     """Close the Realtime session when nothing happened this long after the last reply ended."""
-    barge_in: Literal["wake", "speech", "off"] = "wake"
-    """Interrupt a reply by the wake word (half duplex, default), by any speech (needs echo cancellation), or not."""
+    barge_in: Literal["auto", "wake", "speech", "off"] = "auto"
+    """What interrupts a reply: auto = plain speech while the daemon's echo cancellation is active and
+    measured safe, else the wake word; wake = the wake word only (half duplex); speech = any speech; off = nothing."""
     echo_tail_ms: int = Field(default=300, ge=0, le=2000)
     """After playback stops, ignore the microphone this long (room echo)."""
     max_session_s: float = Field(default=55 * 60, ge=60, le=60 * 60)

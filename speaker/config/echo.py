@@ -37,3 +37,11 @@ class EchoSettings(Section):
     blocks, so a few blocks of the user talking over the reply do not count)."""
     min_measured_s: float = Field(default=1.5, ge=0.5, le=30.0)
     """Reply audio the monitor must have measured before it calls barge-in safe."""
+    barge_in_margin_db: float = Field(default=10.0, ge=0.0, le=40.0)
+    """Speech over a reply interrupts it only this far above the echo expected after cancelling (the
+    guard against the speaker's own residual echo)."""
+    barge_in_warmup_ms: int = Field(default=500, ge=0, le=5000)
+    """Speech barge-in is not taken in the first this-many ms of a reply (the canceller re-adapts)."""
+    duck_db: float = Field(default=20.0, ge=0.0, le=60.0)
+    """Lower the reply this much while someone talks over it, where the echo is cancelled (so the wake
+    word gets through); 0 = never."""

@@ -117,7 +117,15 @@ class Release:
     wake_id: str
 
 
+@dataclass(frozen=True)
+class Duck:
+    """Lower the playback (``on``) while someone talks over a reply, so the wake word or their words
+    get through; back to the set volume when ``on`` is false."""
+
+    on: bool
+
+
 Action = (
     OpenSession | CloseSession | SendEvent | AppendAudio | Play | PlaySound | StopPlayback | AwaitPlayback
-    | RunTool | Listen | ResetVad | DismissTimers | Claim | Release
+    | RunTool | Listen | ResetVad | DismissTimers | Claim | Release | Duck
 )

@@ -19,6 +19,7 @@ from speaker.core.actions import (
 )
 from speaker.core.announce import shown
 from speaker.core.config import CoreConfig
+from speaker.core.duplex import Duplex
 from speaker.core.feedback import Feedback, Ring
 from speaker.core.playback import Playback
 from speaker.core.reply import Reply
@@ -75,6 +76,7 @@ class CoreBase:
         self._visible = State.IDLE
         self._listen = Listen(wake=True, vad=False)
         self._ended: list[O.SessionEnded] = []
+        self._duplex = Duplex(cfg)
 
     # ------------------------------------------------------------------ public
 

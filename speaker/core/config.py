@@ -23,8 +23,9 @@ class CoreConfig:
     local_turns: bool = True
     """Our VAD ends turns (commit + response.create); otherwise the server's turn detection does."""
     server_silence_ms: int = 500
-    barge_in: str = "wake"
-    """wake | speech | off: what may interrupt a reply."""
+    barge_in: str = "auto"
+    """auto | wake | speech | off: what may interrupt a reply (auto: speech while the echo monitor says
+    the echo is cancelled well enough, else the wake word; see ``speaker.core.duplex``)."""
     follow_up_s: float = 5.0
     idle_close_s: float = 5.0
     echo_tail_s: float = 0.3
@@ -60,3 +61,9 @@ class CoreConfig:
     """How long the audio since a wake is kept, so a takeover can answer it (``rooms.takeover_s``)."""
     announce_when_muted: bool = True
     """The microphone mute does not silence announcements (``home.announce_when_muted``)."""
+    barge_in_margin_db: float = 10.0
+    """Speech over a reply interrupts it only this far above the echo expected after cancelling."""
+    barge_in_warmup_ms: float = 500.0
+    """Speech barge-in is not taken in the first this-many ms of a reply's playback."""
+    duck_db: float = 20.0
+    """Playback is lowered this much while someone talks over a reply (0: never)."""

@@ -44,6 +44,7 @@ from speaker.core.events import (
     Announce,
     Arbitrated,
     CoreEvent,
+    EchoStatus,
     EndAfterReply,
     MicFrame,
     PlaybackDrained,
@@ -97,6 +98,7 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
         if self._ended:
             out.extend(self._ended)
             self._ended.clear()
+        out.extend(self._duplex.settle(self.phase in (Phase.SPEAKING, Phase.THINKING)))
         self._update_listen(now, out)
         return out
 
@@ -106,8 +108,9 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
         match event:
             case MicFrame(pcm=pcm, t=t, played_ms=played):
                 self._playback.heard(played)
+                self._duplex.frame(event.echo, self._playback)
                 self._update_listen(now, out)
-                self._on_mic(bytes(len(pcm)) if self._listen.blank else pcm, t, out)
+                self._on_mic(bytes(len(pcm)) if self._listen.blank else pcm, t, out, now)
             case Wake():
                 self._on_wake(event, now, out)
             case SpeechStarted(t=t):
@@ -159,6 +162,8 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
                 self._playback.heard(played)
             case Arbitrated():
                 self._on_arbitrated(event, now, out)
+            case EchoStatus():
+                out.extend(self._duplex.on_status(event))
             case _:
                 pass  # stale session/playback events
 
@@ -171,12 +176,15 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
             self._listen = listen
             out.append(listen)
 
-    def _on_mic(self, pcm: bytes, t: float, out: list[Step]) -> None:
+    def _on_mic(self, pcm: bytes, t: float, out: list[Step], now: float = 0.0) -> None:
         self._last_t = t
         self._uplink.hear(pcm, t)
         if self.phase is Phase.IDLE or self.phase is Phase.DISABLED:
             return
-        if self.phase in (Phase.SPEAKING, Phase.THINKING) and self.cfg.barge_in != "speech":
+        if self.phase in (Phase.SPEAKING, Phase.THINKING) and self._duplex.pending and self._duplex.speech \
+                and self.cfg.local_turns and self._duplex.may_interrupt(self._playback):
+            self._speech_barge_in(now, out)  # speech over the reply has risen above its echo
+        if self.phase in (Phase.SPEAKING, Phase.THINKING) and not self._duplex.speech:
             return  # half duplex: while a reply plays the microphone hears the speaker
         data = self._uplink.feed(pcm, t)
         if data:
@@ -189,15 +197,22 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
             self._begin_turn(now, out, speaking=True)
             self._send(self._uplink.speech_started(t), out)
             return
-        if self.phase in (Phase.SPEAKING, Phase.THINKING) and self.cfg.barge_in == "speech" \
-                and self.cfg.local_turns:
-            self._barge_in(out)
-            self._begin_turn(now, out, speaking=True)
+        if self.phase in (Phase.SPEAKING, Phase.THINKING):
+            out.extend(self._duplex.talked_over())  # pending: checked again on every frame (_on_mic)
+            if self._duplex.speech and self.cfg.local_turns and self._duplex.may_interrupt(self._playback):
+                self._speech_barge_in(now, out)
             return
         if self.phase in (Phase.CONNECTING, Phase.LISTENING):
             self._send(self._uplink.speech_started(t), out)
 
+    def _speech_barge_in(self, now: float, out: list[Step]) -> None:
+        """Plain speech over the reply: stop it; the turn starts with the uplink's pre-roll."""
+        self._duplex.pending = False
+        self._barge_in(out)
+        self._begin_turn(now, out, speaking=True)
+
     def _on_speech_ended(self, t: float, now: float, out: list[Step]) -> None:
+        self._duplex.pending = False  # whoever talked over the reply stopped
         if self.phase not in (Phase.CONNECTING, Phase.LISTENING) or not self._uplink.speaking:
             return
         data = self._uplink.speech_ended(t)

@@ -20,6 +20,8 @@ class MicFrame:
     pcm: bytes
     t: float
     played_ms: float = 0.0
+    echo: EchoLevels | None = None
+    """The echo canceller's levels for this frame (None: nothing cancels echo in the daemon)."""
 
 
 @dataclass(frozen=True)
@@ -157,8 +159,31 @@ class Arbitrated:
     winner: str = ""
 
 
+@dataclass(frozen=True)
+class EchoLevels:
+    """What the echo canceller saw in one microphone frame, as mean-square levels in dBFS: what the
+    speaker played (its reference), what the microphone heard, and what is left after cancelling."""
+
+    ref_dbfs: float
+    mic_dbfs: float
+    out_dbfs: float
+
+
+@dataclass(frozen=True)
+class EchoStatus:
+    """The echo monitor's verdict (posted now and then by the runner): is the speaker's own voice
+    cancelled well enough for plain speech to interrupt a reply? ``erle_db`` is the measured echo
+    reduction (None: not measured, or nothing cancels in the daemon)."""
+
+    safe: bool
+    erle_db: float | None
+    reason: str
+    erl_db: float | None = None
+    """How loud our own voice comes back to the microphone: its level over the reference's (dB)."""
+
+
 CoreEvent = (
     Wake | MicFrame | SpeechStarted | SpeechEnded | Tick | SessionReady | SessionFailed | SessionClosed
     | ServerEvent | ToolFinished | PlaybackDrained | Stop | EndAfterReply | SetMuted | Announce
-    | StartConversation | TimersRinging | TimersQuiet | BudgetChanged | Arbitrated
+    | StartConversation | TimersRinging | TimersQuiet | BudgetChanged | Arbitrated | EchoStatus
 )

@@ -189,8 +189,18 @@ class StoodDown:
     winner: str
 
 
+@dataclass(frozen=True)
+class DuplexChanged:
+    """Whether plain speech may interrupt a reply now (full duplex) or only the wake word (half duplex),
+    and why (the echo monitor's reason, or the configured mode)."""
+
+    full: bool
+    reason: str
+    erle_db: float | None = None
+
+
 Output = (
     StateChanged | WakeHeard | SessionOpened | SessionEnded | TurnCommitted | ResponseBilled
     | TranscriptionBilled | UserTranscript | ReplyText | Answer | Announcing | Interrupted | ToolStarted
-    | ToolDone | Problem | Expired | Note | BudgetRefused | BudgetWrapUp | StoodDown
+    | ToolDone | Problem | Expired | Note | BudgetRefused | BudgetWrapUp | StoodDown | DuplexChanged
 )

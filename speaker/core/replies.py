@@ -40,7 +40,7 @@ class ReplyHandling(CoreBase):
             case rt.ResponseDone():
                 self._on_response_done(ev, now, out)
             case rt.ServerSpeechStarted():
-                if self.phase in (Phase.SPEAKING, Phase.THINKING) and self.cfg.barge_in == "speech":
+                if self.phase in (Phase.SPEAKING, Phase.THINKING) and self._duplex.speech:
                     self._barge_in(out, server_cancels=True)
                     self._begin_turn(now, out, speaking=True)
             case rt.ServerSpeechStopped():

@@ -137,6 +137,11 @@ def discovery_messages(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
             "name": "Stop", "command_topic": topics.cmd("stop"), "payload_press": "stop", "icon": "mdi:stop",
         },
         **_speak_and_listen(topics),
+        ("binary_sensor", "full_duplex"): {
+            "name": "Full duplex", "state_topic": topics.duplex, "json_attributes_topic": topics.duplex,
+            "value_template": "{{ 'ON' if value_json.full else 'OFF' }}", "payload_on": "ON", "payload_off": "OFF",
+            "entity_category": "diagnostic", "icon": "mdi:account-voice",
+        },
     }
     entities.update(_budget_entities(settings, topics))
     if settings.rooms.enabled:

@@ -93,6 +93,9 @@ class DeviceObserver:
                 self.event("error", data)
             case O.Expired():
                 self.event("session_expired")
+            case O.DuplexChanged(full=full, reason=reason, erle_db=erle):
+                self._pub.retain(self._topics.duplex, {
+                    "full": full, "reason": reason, "erle_db": None if erle is None else round(erle, 1)})
             case O.ResponseBilled():
                 self._billed(step)
             case O.TranscriptionBilled(cost_usd=usd) if usd > 0:

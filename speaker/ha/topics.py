@@ -57,6 +57,11 @@ class DeviceTopics:
         return f"{self.root}/last_reply"
 
     @property
+    def duplex(self) -> str:
+        """Full or half duplex, and why (JSON, retained)."""
+        return f"{self.root}/duplex"
+
+    @property
     def commands(self) -> str:
         """The one filter every command arrives on."""
         return f"{self.root}/cmd/+"
@@ -73,4 +78,4 @@ class DeviceTopics:
     def retained(self) -> tuple[str, ...]:
         """Every retained topic the speaker publishes (cleared by ``remove_discovery``)."""
         return (self.state, self.volume, self.cost_today, self.timers, self.wake_word, self.availability,
-                self.budget, self.muted, self.last_reply)
+                self.budget, self.muted, self.last_reply, self.duplex)

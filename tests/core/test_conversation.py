@@ -69,7 +69,7 @@ class Driver:
         if isinstance(event, Tick):
             event = Tick(self.sink.played_ms)
         elif isinstance(event, MicFrame):
-            event = MicFrame(event.pcm, event.t, self.sink.played_ms)
+            event = MicFrame(event.pcm, event.t, self.sink.played_ms, event.echo)
         else:
             out += self.core.handle(Tick(self.sink.played_ms), self.now)
         out += self.core.handle(event, self.now)

@@ -27,8 +27,9 @@ REQUIRED = {
     "notify": {"command_topic"},
     "text": {"command_topic"},
     "event": {"state_topic", "event_types"},
+    "binary_sensor": {"state_topic"},
 }
-ENTITIES = 18
+ENTITIES = 19
 """Without transcription: 8 of the first release (less Last transcript), notify, ask, 5 events, 2 timers."""
 
 
@@ -44,7 +45,7 @@ async def test_discovery_is_retained_and_complete(broker: Broker, recorder: Reco
     found = configs(recorder)
     assert all(m.retain for m in recorder.messages if m.topic in found)
     components = {topic.split("/")[1] for topic in found}
-    assert components == {"sensor", "switch", "number", "select", "button", "notify", "text", "event"}
+    assert components == {"sensor", "switch", "number", "select", "button", "notify", "text", "event", "binary_sensor"}
     unique_ids = set()
     for topic, config in found.items():
         component, node, key = topic.split("/")[1:4]

@@ -7,15 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from speaker.aec.daemon_room import RoomRun, run_daemon_in_room
 from speaker.aec.room import Room, RoomLoopback, RoomSpec, active_rms, scale_to, to_int16, to_mic_rate
 from speaker.audio.format import MIC, REALTIME
 from speaker.audio.wavfile import read_wav
 from tests.fixtures.speech import fixture_info, read_pcm
 
-__all__ = ["Room", "RoomLoopback", "RoomSpec", "Scene", "far_end", "near_speech", "scene"]
+__all__ = ["Room", "RoomLoopback", "RoomRun", "RoomSpec", "Scene", "far_end", "near_speech", "run_in_room", "scene"]
 
 ASSETS = Path(__file__).parents[2] / "emulator" / "realtime_emulator" / "assets"
 
@@ -78,3 +80,37 @@ def reference_16k(far: np.ndarray) -> np.ndarray:
 
 def scaled(x: np.ndarray, rms: float) -> np.ndarray:
     return scale_to(x, rms)
+
+
+# ---------------------------------------------------------------------- the whole daemon in the room
+
+REPLY_S = 10.0
+NEAR_DBFS = -30.0
+"""The level (active RMS) of the user's first request (a normal voice at a far-field microphone)."""
+
+
+def speech_part(name: str) -> tuple[np.ndarray, float]:
+    """A fixture cut to its speech with 50 ms before it (float, 16 kHz), and the speech's length."""
+    samples, (s0, s1) = near_speech(name)
+    lead = round(0.05 * MIC.rate)
+    return samples[max(0, round(s0 * MIC.rate) - lead):round(s1 * MIC.rate)], s1 - s0
+
+
+def echo_rms(spec: RoomSpec | None = None) -> float:
+    """The active level of the reply's echo at the microphone."""
+    return active_rms(Room(spec).echo(far_end(REPLY_S)))
+
+
+def first_request() -> np.ndarray:
+    """1 s of silence, "hey jarvis", 0.3 s, "turn on the kitchen light", at ``NEAR_DBFS``."""
+    wake, _ = speech_part("hey_jarvis")
+    command, _ = speech_part("speech_end")
+    level = 32768 * 10 ** (NEAR_DBFS / 20)
+    return np.concatenate([np.zeros(MIC.rate), scale_to(wake, level), np.zeros(round(0.3 * MIC.rate)),
+                           scale_to(command, level)])
+
+
+async def run_in_room(tmp_path: Path, *, reply_s: float = REPLY_S, **options: Any) -> RoomRun:
+    """The whole daemon in the room (``speaker.aec.daemon_room``): the fixtures' request, a reply of
+    the emulator's voice ``reply_s`` long."""
+    return await run_daemon_in_room(tmp_path, request=first_request(), reply=far_end(reply_s), **options)
