@@ -84,7 +84,7 @@ class Speaker:
     timers: TimerService | None
 
 
-def core_config(s: Settings, sounds: dict[str, bytes]) -> CoreConfig:
+def core_config(s: Settings, sounds: dict[str, bytes], *, tools: ToolRegistry | None = None) -> CoreConfig:
     """The core's plain settings, from the validated YAML (the core itself imports no pydantic)."""
     td = s.realtime.turn_detection
     local = td.type == "local"
@@ -102,6 +102,8 @@ def core_config(s: Settings, sounds: dict[str, bytes]) -> CoreConfig:
         thinking_after_s=s.feedback.thinking_after_s, timer_max_ring_s=s.timers.max_ring_s,
         pricing=PriceTable.for_settings(s.realtime),
         daily_usd=s.cost.daily_usd, monthly_usd=s.cost.monthly_usd, session_usd=s.cost.session_usd,
+        confirm_tools={t.name: t.question for t in (tools.specs() if tools is not None else ()) if t.confirm},
+        confirm_language=(s.realtime.transcription.language if s.realtime.transcription else None) or "en",
     )
 
 
@@ -174,7 +176,7 @@ async def assemble(
                 tools.add(tool)
         log.info("tools: %d offered (%s)", len(tools), ", ".join(spec.name for spec in tools.specs()))
         sounds = {**build_sounds(s.feedback, loaded.base_dir), **build_phrases(s.feedback)}
-        core = Conversation(core_config(s, sounds), mcp=McpEventHandler(s.mcp))
+        core = Conversation(core_config(s, sounds, tools=tools), mcp=McpEventHandler(s.mcp))
         remote_mcp = session_mcp_tools(s.mcp)
         backoff = Backoff()  # one for the endpoint: consecutive failed conversations wait longer
 

@@ -54,3 +54,9 @@ class CoreConfig:
     monthly_usd: float | None = None
     session_usd: float | None = None
     """``cost.session_usd``: a conversation that cost this much wraps up after its current reply."""
+    confirm_tools: Mapping[str, str | None] = field(default_factory=dict)
+    """Tools that run only after a spoken yes (``confirm: true`` in a pack) -> their fixed question."""
+    confirm_language: str = "en"
+    """The language of the yes/no words (``realtime.transcription.language``)."""
+    confirm_listen_s: float = 6.0
+    """How long the speaker waits for the answer to its question (silence is a no)."""
