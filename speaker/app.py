@@ -89,7 +89,7 @@ class Speaker:
     rooms: RoomsPort | None = None
 
 
-def core_config(s: Settings, sounds: dict[str, bytes]) -> CoreConfig:
+def core_config(s: Settings, sounds: dict[str, bytes], *, tools: ToolRegistry | None = None) -> CoreConfig:
     """The core's plain settings, from the validated YAML (the core itself imports no pydantic)."""
     td = s.realtime.turn_detection
     local = td.type == "local"
@@ -111,6 +111,8 @@ def core_config(s: Settings, sounds: dict[str, bytes]) -> CoreConfig:
         announce_when_muted=s.home.announce_when_muted,
         barge_in_margin_db=s.echo.barge_in_margin_db, barge_in_warmup_ms=s.echo.barge_in_warmup_ms,
         duck_db=s.echo.duck_db,
+        confirm_tools={t.name: t.question for t in (tools.specs() if tools is not None else ()) if t.confirm},
+        confirm_language=(s.realtime.transcription.language if s.realtime.transcription else None) or "en",
     )
 
 
@@ -195,7 +197,7 @@ async def assemble(
                 tools.add(tool)
         log.info("tools: %d offered (%s)", len(tools), ", ".join(spec.name for spec in tools.specs()))
         sounds = {**build_sounds(s.feedback, loaded.base_dir), **build_phrases(s.feedback)}
-        core = Conversation(core_config(s, sounds), mcp=McpEventHandler(s.mcp))
+        core = Conversation(core_config(s, sounds, tools=tools), mcp=McpEventHandler(s.mcp))
         remote_mcp = session_mcp_tools(s.mcp)
         backoff = Backoff()  # one for the endpoint: consecutive failed conversations wait longer
 

@@ -454,7 +454,8 @@ class Connection:
         turn = self.cursor.peek()
         if turn is None:
             return Plan([Output(reply=fallback)], params=params)
-        outputs = [Output(reply=turn.reply)] if turn.reply is not None else []
+        outputs = [Output(reply=turn.preamble)] if turn.preamble is not None else []
+        outputs += [Output(reply=turn.reply)] if turn.reply is not None else []
         outputs += [Output(call=call) for call in turn.calls]
         return Plan(outputs or [Output(reply=fallback)], turn=turn, fault=self.cursor.take_fault(), params=params)
 

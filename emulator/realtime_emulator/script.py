@@ -179,6 +179,9 @@ class Turn:
     call: FunctionCallSpec | Sequence[FunctionCallSpec] | None = None
     then: Reply | None = None
     fault: Fault | None = None
+    preamble: Reply | None = None
+    """gpt-realtime-2 style: a first assistant message item in the same response, before ``reply``
+    (each is its own item with its own audio and transcript)."""
 
     @property
     def calls(self) -> tuple[FunctionCallSpec, ...]:

@@ -114,13 +114,18 @@ class CoreBase:
         self._uplink.end()
         self._count_turn(out)
         out.append(SendEvent(wire.commit()))
-        if self._gate.cancelled:
+        if self._holds_response():
+            pass  # the answer to a confirmation question: its transcript decides first (``confirm``)
+        elif self._gate.cancelled:
             # a barged-in reply is still being cancelled: a second response.create now would be refused
             # (conversation_already_has_active_response); ask once its response.done has arrived
             self._gate.need_response = True
         else:
             out.append(SendEvent(wire.response_create()))
         self._expect_response(now)
+
+    def _holds_response(self) -> bool:
+        return False
 
     def _count_turn(self, out: list[Step]) -> None:
         if self._stats is not None:

@@ -67,3 +67,9 @@ class CoreConfig:
     """Speech barge-in is not taken in the first this-many ms of a reply's playback."""
     duck_db: float = 20.0
     """Playback is lowered this much while someone talks over a reply (0: never)."""
+    confirm_tools: Mapping[str, str | None] = field(default_factory=dict)
+    """Tools that run only after a spoken yes (``confirm: true`` in a pack) -> their fixed question."""
+    confirm_language: str = "en"
+    """The language of the yes/no words (``realtime.transcription.language``)."""
+    confirm_listen_s: float = 6.0
+    """How long the speaker waits for the answer to its question (silence is a no)."""

@@ -85,6 +85,7 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
         if not self._budget_intercepts(event, now, out):
             self._dispatch(event, now, out)
         self._budget_after(event, now, out)
+        self._confirm_after(now, out)
         self._check_deadlines(now, out)
         self._check_feedback(now, out)
         if self.phase is Phase.IDLE and not self.claiming:
@@ -255,7 +256,7 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
             self.phase = Phase.CONNECTING
             self._uplink.begin(ready=False, since=since)
             self._deadline = now + self.cfg.no_speech_timeout_s
-            out.append(OpenSession(self._session, wake_model=ev.model))
+            out.append(OpenSession(self._session, wake_model=ev.model, transcribe=self._confirm_transcribe))
             return
         # the session is open (follow-up, open, or a barge-in just now): a new turn. The VAD has been
         # hearing the wake word (and maybe our own reply) as speech: start it afresh so the request that

@@ -10,7 +10,8 @@ from speaker.core.actions import (
     RunTool,
     SendEvent,
 )
-from speaker.core.base import CoreBase, Step
+from speaker.core.base import Step
+from speaker.core.confirm import ConfirmHandling
 from speaker.core.playback import PCM_BYTES_PER_MS
 from speaker.core.reply import Reply
 from speaker.core.responses import Call
@@ -19,8 +20,9 @@ from speaker.realtime import events as rt
 from speaker.realtime.kinds import FailureKind
 
 
-class ReplyHandling(CoreBase):
+class ReplyHandling(ConfirmHandling):
     def _on_server(self, ev: rt.RealtimeEvent, now: float, out: list[Step]) -> None:
+        self._confirm_on_server(ev, now, out)
         match ev:
             case rt.ResponseCreated(response_id=rid):
                 self._gate.active = rid
@@ -116,6 +118,8 @@ class ReplyHandling(CoreBase):
             gate.awaiting = False
             self._deadline = None
             return
+        if self._confirm_ask(now, out):
+            return  # a held call's question was asked (``confirm``)
         gate.awaiting = False
         self._finish_reply(now, out)
 
@@ -129,7 +133,7 @@ class ReplyHandling(CoreBase):
             self._after_reply(now, out)
 
     def _start_tool(self, call_id: str, name: str, arguments: str, now: float, out: list[Step]) -> None:
-        if call_id in self._gate.calls:
+        if call_id in self._gate.calls or self._confirm_holds_call(call_id, name, arguments, out):
             return
         self._gate.calls[call_id] = Call(name, now)
         if self._thinking_at is None:

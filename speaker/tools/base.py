@@ -25,6 +25,9 @@ class ToolSpec:
     name: str
     description: str
     parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    confirm: bool = False
+    """Run only after the user said yes aloud (``speaker.core.confirm``); not sent to the service."""
+    question: str | None = None
 
     def to_realtime(self) -> dict[str, Any]:
         """The GA Realtime function tool (flat: not nested under 'function')."""

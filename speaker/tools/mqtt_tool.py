@@ -48,7 +48,8 @@ class MqttTool:
         self._tool = tool
         self._mqtt = mqtt
         self._by_id = {name: {d.id: d for d in devices} for name, devices in tool.devices.items()}
-        self._spec = ToolSpec(tool.name, tool.description, parameters_schema(tool, site_id))
+        self._spec = ToolSpec(tool.name, tool.description, parameters_schema(tool, site_id),
+                              confirm=tool.confirm, question=tool.question)
 
     @property
     def spec(self) -> ToolSpec:

@@ -175,6 +175,10 @@ class ToolModel(_Model):
     parameters: dict[str, ParamModel] = Field(default_factory=dict)
     action: PublishModel | None = None
     state: StateModel | None = None
+    confirm: bool = False
+    """Risky (locks, garage doors, alarm panels): nothing is published until the user said yes aloud."""
+    question: str | None = Field(default=None, min_length=1, max_length=200)
+    """With ``confirm``: the question asked, word for word (default: the model asks in its own words)."""
 
     @field_validator("parameters")
     @classmethod
@@ -192,6 +196,8 @@ class ToolModel(_Model):
         if self.action is not None and reads:
             raise ValueError("a tool either acts ('action', optionally with 'state.confirm') or reads "
                              "('state.read'); split it into two tools")
+        if self.question is not None and not self.confirm:
+            raise ValueError("'question' is asked before a confirmed call: give 'confirm: true' too")
         return self
 
 
@@ -270,6 +276,8 @@ class PackTool:
     state: CompiledState | None
     where: str
     """file:line of the tool's name, for error messages that name two files."""
+    confirm: bool = False
+    question: str | None = None
 
 
 @dataclass(frozen=True)
@@ -346,7 +354,8 @@ def compile_pack(model: PackModel, located: Located, path: Path) -> ToolPack:
             continue
         if compiled is not None:
             tools.append(PackTool(tool.name, tool.description, dict(tool.parameters), eligible, compiled[0],
-                                  compiled[1], problems.where((*tool_path, "name"))))
+                                  compiled[1], problems.where((*tool_path, "name")), tool.confirm,
+                                  tool.question))
     if problems.lines:
         raise ConfigError("invalid tool pack configuration:\n  " + "\n  ".join(problems.lines))
     return ToolPack(path, model.description, devices, tuple(tools), tuple(skipped))
