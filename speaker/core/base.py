@@ -54,7 +54,7 @@ class CoreBase:
         self._session_open = False
         self._stats: SessionStats | None = None
         self._uplink = Uplink(pad_ms=cfg.pad_ms, hold_ms=cfg.hold_ms, tail_ms=cfg.tail_ms,
-                              preroll_ms=cfg.preroll_ms)
+                              preroll_ms=cfg.preroll_ms, keep_s=cfg.max_turn_s)
         self._playback = Playback()
         self._feedback = Feedback(dict(cfg.sound_s), cfg.echo_tail_s)
         self._ring = Ring(cfg.timer_pause_s, cfg.timer_max_ring_s)

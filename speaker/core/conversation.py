@@ -92,6 +92,8 @@ class Conversation(ReplyHandling, TimeHandling):
             out.extend(self._ended)
             self._ended.clear()
         self._update_listen(now, out)
+        if out:
+            self._resume.observe(out)
         return out
 
     # ------------------------------------------------------------------ dispatch
@@ -177,6 +179,8 @@ class Conversation(ReplyHandling, TimeHandling):
         if now < self._deaf_until:
             return
         if self.phase is Phase.FOLLOW_UP or (self.phase is Phase.OPEN and not self.cfg.local_turns):
+            if self._reopen_for_follow_up(t, now, out):
+                return  # the session was lost in the follow-up window: a fresh one takes this turn
             self._begin_turn(now, out, speaking=True)
             self._send(self._uplink.speech_started(t), out)
             return
@@ -229,6 +233,8 @@ class Conversation(ReplyHandling, TimeHandling):
             self._deadline = now + self.cfg.no_speech_timeout_s
             out.append(OpenSession(self._session, wake_model=ev.model))
             return
+        if self._reopen_for_follow_up(None, now, out):
+            return
         # the session is open (follow-up, open, or a barge-in just now): a new turn. The VAD has been
         # hearing the wake word (and maybe our own reply) as speech: start it afresh so the request that
         # follows gets its own start and end.
@@ -268,6 +274,8 @@ class Conversation(ReplyHandling, TimeHandling):
 
     def _on_ready(self, now: float, out: list[Step]) -> None:
         self._session_open = True
+        if self._resume_ready(now, out):
+            return  # a resumed turn went up again
         if self._opening_prompt is not None:
             # announce / start: the model speaks first
             out.append(SendEvent(wire.response_create(self._opening_prompt)))
@@ -293,7 +301,10 @@ class Conversation(ReplyHandling, TimeHandling):
         was_open = self._session_open
         self._session_open = False
         code = err.code or ""
-        if code == "session_expired" or getattr(err, "kind", None) == "session_expired":
+        expired = code == "session_expired" or getattr(err, "kind", None) == "session_expired"
+        if was_open and self._after_loss(err, expired, now, out):
+            return  # resumed in the same wake (speaker.core.resume)
+        if expired:
             # the 60-minute cap: let what was received finish playing, then a fresh start next time
             out.append(O.Note("session expired; the next wake word opens a new session"))
             out.append(O.Expired())
@@ -306,6 +317,7 @@ class Conversation(ReplyHandling, TimeHandling):
             out.append(O.Note(f"Realtime endpoint refused us ({code or 'fatal'}): {err}; no reconnect loop: "
                               f"the first wake word after {retry / 60:.0f} min tries once more", "error"))
             self._clear_playback(out)
+            self._refused(str(err), code or None, out)
             self._to_idle("refused", now, out)
             self.phase = Phase.DISABLED
             self.disabled_reason = str(err)
