@@ -63,6 +63,7 @@ class CoreBase:
         self._last_t = 0.0
         self._deadline: float | None = None
         self._deaf_until = 0.0
+        self._deaf_until_t = 0.0
         self._reply: Reply | None = None
         self._play_token = 0
         self._draining: int | None = None
@@ -140,7 +141,10 @@ class CoreBase:
     def _after_reply(self, now: float, out: list[Step]) -> None:
         self._reply = None
         out.append(ResetVad())
+        # on both clocks: a file fed faster than real time runs ahead of the core's clock, and a window on
+        # that clock alone swallowed the next wake's whole request (speech onsets are stream times)
         self._deaf_until = now + self.cfg.echo_tail_s
+        self._deaf_until_t = self._last_t + self.cfg.echo_tail_s
         self._uplink.forget()
         if self._purpose == "announce":
             self._close("announcement done", now, out)

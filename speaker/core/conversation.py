@@ -176,8 +176,8 @@ class Conversation(ReplyHandling, TimeHandling):
             out.append(AppendAudio(data))
 
     def _on_speech_started(self, t: float, now: float, out: list[Step]) -> None:
-        if now < self._deaf_until:
-            return
+        if now < self._deaf_until and t < self._deaf_until_t:
+            return  # the echo of our reply
         if self.phase is Phase.FOLLOW_UP or (self.phase is Phase.OPEN and not self.cfg.local_turns):
             if self._reopen_for_follow_up(t, now, out):
                 return  # the session was lost in the follow-up window: a fresh one takes this turn
