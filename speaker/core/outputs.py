@@ -181,7 +181,7 @@ class Unavailable:
 
 @dataclass(frozen=True)
 class Available:
-    """A session opened again after an ``Unavailable``."""
+    """A session opened again after an ``Unavailable`` (or for the first time since the start)."""
 
 
 Output = (

@@ -147,8 +147,9 @@ class ResumeHandling(CoreBase):
     def __init__(self, cfg: CoreConfig, *, mcp: McpApprovals | None = None) -> None:
         super().__init__(cfg, mcp=mcp)
         self._resume = ResumeState()
-        self._unavailable: str | None = None
-        """The fatal reason told as ``Unavailable`` (an ``Available`` follows the next open session)."""
+        self._unavailable: str | None = "not known since the start"
+        """The fatal reason told as ``Unavailable``: an ``Available`` follows the next open session (and
+        the first one after the start: a refusal an earlier run remembered is over then)."""
 
     def _new_session(self, purpose: str, now: float, out: list[Step], *, wake_model: str | None = None,
                      ask_id: str | None = None) -> None:

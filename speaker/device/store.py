@@ -1,5 +1,6 @@
 """The device settings the speaker remembers across restarts (``<state_dir>/device.json``): volume,
-mute, the wake word choice and today's cost."""
+mute, the wake word choice, today's cost, and the Realtime service's last fatal refusal (for
+``speaker check`` and Home Assistant's problem entity)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,17 @@ class DeviceState:
     cost_date: str | None = None
     """Local date (ISO) that ``cost_usd`` belongs to."""
     cost_usd: float = 0.0
+    fatal_reason: str | None = None
+    """The service's last fatal refusal (bad key, no quota…); None once a session opened again."""
+    fatal_code: str | None = None
+    fatal_at: float | None = None
+    """Unix time of that refusal."""
+
+    def problem(self) -> dict[str, Any]:
+        """The problem entity's payload (state and attributes)."""
+        if self.fatal_reason is None:
+            return {"problem": False}
+        return {"problem": True, "reason": self.fatal_reason, "code": self.fatal_code, "since": self.fatal_at}
 
 
 class DeviceStore:
@@ -50,6 +62,11 @@ class DeviceStore:
         cost = data.get("cost_usd")
         if isinstance(date, str) and isinstance(cost, int | float) and math.isfinite(cost) and cost >= 0:
             state.cost_date, state.cost_usd = date, float(cost)
+        reason, code, at = data.get("fatal_reason"), data.get("fatal_code"), data.get("fatal_at")
+        if isinstance(reason, str):
+            state.fatal_reason = reason[:1000]
+            state.fatal_code = code[:100] if isinstance(code, str) else None
+            state.fatal_at = float(at) if isinstance(at, int | float) and math.isfinite(at) else None
         return state
 
     def save(self) -> None:

@@ -105,6 +105,12 @@ def discovery_messages(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
         ("button", "stop"): {
             "name": "Stop", "command_topic": topics.cmd("stop"), "payload_press": "stop", "icon": "mdi:stop",
         },
+        # on while the Realtime service refuses us (bad key, no quota…): the message is an attribute
+        ("binary_sensor", "problem"): {
+            "name": "Problem", "device_class": "problem", "state_topic": topics.problem,
+            "value_template": "{{ 'ON' if value_json.problem else 'OFF' }}",
+            "json_attributes_topic": topics.problem, "entity_category": "diagnostic",
+        },
     }
     out = []
     for (component, key), payload in entities.items():

@@ -71,6 +71,7 @@ class DeviceService:
         self.publisher.retain(self.topics.wake_word, controls.select_wake(controls.store.state.wake_word,
                                                                           remember=False))
         self.publisher.retain(self.topics.timers, [])
+        self.publisher.retain(self.topics.problem, controls.store.state.problem())  # the last one known
         self.observer.publish_cost()
         if controls.muted:
             log.info("restoring mute from %s", controls.store.path)

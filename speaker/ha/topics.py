@@ -42,6 +42,11 @@ class DeviceTopics:
         return f"{self.root}/wake_word"
 
     @property
+    def problem(self) -> str:
+        """Retained: the Realtime service's last fatal refusal, or none (the problem binary_sensor)."""
+        return f"{self.root}/problem"
+
+    @property
     def commands(self) -> str:
         """The one filter every command arrives on."""
         return f"{self.root}/cmd/+"
@@ -57,4 +62,5 @@ class DeviceTopics:
 
     def retained(self) -> tuple[str, ...]:
         """Every retained topic the speaker publishes (cleared by ``remove_discovery``)."""
-        return (self.state, self.volume, self.cost_today, self.timers, self.wake_word, self.availability)
+        return (self.state, self.volume, self.cost_today, self.timers, self.wake_word, self.availability,
+                self.problem)

@@ -24,6 +24,7 @@ REQUIRED = {
     "number": {"command_topic", "state_topic", "min", "max"},
     "select": {"command_topic", "state_topic", "options"},
     "button": {"command_topic"},
+    "binary_sensor": {"state_topic"},
 }
 
 
@@ -35,11 +36,11 @@ def configs(recorder: Recorder) -> dict[str, dict[str, object]]:
 async def test_discovery_is_retained_and_complete(broker: Broker, recorder: Recorder, tmp_path: Path) -> None:
     settings = settings_for(broker, tmp_path, wake=TWO_WAKE_WORDS, home={"device_name": "Kitchen speaker"})
     async with running_device(settings, wake_names=("hey_jarvis", "alexa")):
-        await eventually(lambda: len(configs(recorder)) == 8)
+        await eventually(lambda: len(configs(recorder)) == 9)
     found = configs(recorder)
     assert all(m.retain for m in recorder.messages if m.topic in found)
     components = {topic.split("/")[1] for topic in found}
-    assert components == {"sensor", "switch", "number", "select", "button"}
+    assert components == {"sensor", "switch", "number", "select", "button", "binary_sensor"}
     unique_ids = set()
     for topic, config in found.items():
         component, node, key = topic.split("/")[1:4]
@@ -54,7 +55,7 @@ async def test_discovery_is_retained_and_complete(broker: Broker, recorder: Reco
         for key_name, value in config.items():
             if key_name.endswith("_topic"):
                 assert isinstance(value, str) and value.startswith(f"{ROOT}/"), (topic, key_name)
-    assert len(unique_ids) == 8
+    assert len(unique_ids) == 9
     cost = found[f"{PREFIX}/sensor/{NODE}/cost_today/config"]
     assert cost["state_class"] == "total_increasing" and cost["unit_of_measurement"] == "USD"
     assert "device_class" not in cost  # 'monetary' is only valid with state_class total
@@ -64,6 +65,8 @@ async def test_discovery_is_retained_and_complete(broker: Broker, recorder: Reco
     assert (volume["min"], volume["max"], volume["command_topic"]) == (0, 100, f"{ROOT}/cmd/volume")
     state = found[f"{PREFIX}/sensor/{NODE}/state/config"]
     assert state["options"] == ["idle", "listening", "thinking", "speaking", "error", "muted"]
+    problem = found[f"{PREFIX}/binary_sensor/{NODE}/problem/config"]
+    assert problem["device_class"] == "problem" and problem["json_attributes_topic"] == f"{ROOT}/problem"
 
 
 async def test_the_configs_say_what_the_speaker_accepts() -> None:
@@ -82,10 +85,10 @@ async def test_the_configs_say_what_the_speaker_accepts() -> None:
 async def test_discovery_is_sent_again_when_home_assistant_comes_online(
         broker: Broker, recorder: Recorder, tmp_path: Path) -> None:
     async with running_device(settings_for(broker, tmp_path)):
-        await eventually(lambda: len(configs(recorder)) == 8)
+        await eventually(lambda: len(configs(recorder)) == 9)
         recorder.clear()
         recorder.publish(f"{PREFIX}/status", "online")
-        await eventually(lambda: len(configs(recorder)) == 8)
+        await eventually(lambda: len(configs(recorder)) == 9)
 
 
 async def test_remove_discovery_clears_every_entity_and_the_retained_state(
@@ -94,7 +97,7 @@ async def test_remove_discovery_clears_every_entity_and_the_retained_state(
     # an entity an older version published and this one no longer has
     recorder.publish(f"{PREFIX}/sensor/{NODE}/old_entity/config", json.dumps({"unique_id": "x"}), retain=True)
     async with running_device(settings):
-        await eventually(lambda: len(configs(recorder)) == 9)
+        await eventually(lambda: len(configs(recorder)) == 10)
         await message_on(recorder, f"{ROOT}/cost_today")
     cleared = await remove_discovery(settings, settle_s=0.3)
     assert f"{PREFIX}/sensor/{NODE}/old_entity/config" in cleared
