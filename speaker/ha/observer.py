@@ -73,6 +73,8 @@ class DeviceObserver:
                 self.event("session_expired")
             case O.Unavailable() | O.Available():
                 self._problem(step)
+            case O.Resumed(reason=reason, turn=turn):
+                self.event("resumed", {"reason": reason, "turn": turn})
             case O.ResponseBilled():
                 self._billed(step)
             case O.TranscriptionBilled(cost_usd=usd) if usd > 0:

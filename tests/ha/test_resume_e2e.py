@@ -151,6 +151,8 @@ async def test_a_drop_mid_answer_is_answered_in_full_in_the_same_wake(
         assert len(emu.events("response.create", connection=1)) == 1
         assert replies(recorder) == [ANSWER, "It is ten past three."]  # complete, then the next one
         assert recorder.on(f"{ROOT}/event/error") == []  # no error sound, nothing to report
+        resumed = [payload(m) for m in recorder.on(f"{ROOT}/event/resumed")]
+        assert [(r["reason"], r["turn"]) for r in resumed] == [("connection lost (1006)", True)]
         closed = [payload(m) for m in recorder.on(f"{ROOT}/event/session_closed")]
         assert closed[0]["reason"] == "connection lost (1006)"
         assert len(closed) == 3 and [c["turns"] for c in closed] == [1, 1, 1]  # each session counted once
