@@ -26,6 +26,7 @@ from tests.fixtures.speech import fixture_info
 from tests.ha.support import ROOT, message_on, payload
 from tests.ha.test_e2e import clip, silence
 from tests.helpers.broker import Broker
+from tests.mqtt.fixtures import eventually
 from tests.mqtt.recorder import Recorder
 
 pytestmark = pytest.mark.slow
@@ -89,7 +90,10 @@ def phase_is(phase: Phase) -> Callable[[Speaker], bool]:
 
 @contextlib.asynccontextmanager
 async def speaker_with(tmp_path: Path, broker: Broker, emu: Emulator, mic: Microphone, *, key: str = KEY,
-                       follow_up_s: float = 2) -> AsyncIterator[Speaker]:
+                       follow_up_s: float = 2, published: Callable[[], bool] = lambda: True,
+                       ) -> AsyncIterator[Speaker]:
+    """The whole speaker on ``mic`` until it has played everything and ``published`` holds (what the
+    test reads from the broker has arrived before the MQTT connection closes)."""
     config = tmp_path / "speaker.yaml"
     config.write_text(f"""\
 realtime:
@@ -114,6 +118,7 @@ state_dir: {tmp_path / "state"}
         mic.speaker = speaker
         yield speaker
         await speaker.runner.run(speaker.source)  # until the microphone has played everything
+        await eventually(published)
 
 
 async def check(tmp_path: Path) -> str:
@@ -122,6 +127,10 @@ async def check(tmp_path: Path) -> str:
     args = argparse.Namespace(offline=True, json=False)
     await asyncio.to_thread(run_check, load_settings([tmp_path / "speaker.yaml"]), args, out)
     return out.getvalue()
+
+
+def sessions_closed(recorder: Recorder, n: int) -> Callable[[], bool]:
+    return lambda: len(recorder.on(f"{ROOT}/event/session_closed")) >= n
 
 
 def replies(recorder: Recorder) -> list[str]:
@@ -140,7 +149,7 @@ async def test_a_drop_mid_answer_is_answered_in_full_in_the_same_wake(
     ])
     mic = Microphone([request(), phase_is(Phase.IDLE), silence(0.5).tobytes(), request(), phase_is(Phase.IDLE)])
     async with Emulator(script, api_key=KEY) as emu:
-        async with speaker_with(tmp_path, broker, emu, mic) as speaker:
+        async with speaker_with(tmp_path, broker, emu, mic, published=sessions_closed(recorder, 3)) as speaker:
             pass
         assert emu.violations == []
         assert emu.connections == 3  # the lost session, its replacement, the second wake word
@@ -173,7 +182,7 @@ async def test_a_follow_up_that_meets_the_session_expiry_is_answered_by_a_fresh_
     mic = Microphone([request(), phase_is(Phase.FOLLOW_UP), follow_up.tobytes(), phase_is(Phase.IDLE),
                       silence(0.5).tobytes(), request(), phase_is(Phase.IDLE)])
     async with Emulator(script, api_key=KEY) as emu:
-        async with speaker_with(tmp_path, broker, emu, mic, follow_up_s=3):
+        async with speaker_with(tmp_path, broker, emu, mic, follow_up_s=3, published=sessions_closed(recorder, 3)):
             pass
         assert emu.violations == []
         assert emu.connections == 3
@@ -188,7 +197,9 @@ async def test_a_follow_up_that_meets_the_session_expiry_is_answered_by_a_fresh_
 async def test_a_refusal_is_a_problem_in_home_assistant_and_in_check_until_a_session_opens(
         broker: Broker, recorder: Recorder, tmp_path: Path) -> None:
     mic = Microphone([request(), phase_is(Phase.DISABLED)])
-    async with Emulator(Script(), api_key="sk-another-key") as emu, speaker_with(tmp_path, broker, emu, mic):
+    refused = lambda: any(payload(m)["problem"] for m in recorder.on(f"{ROOT}/problem"))  # noqa: E731
+    async with Emulator(Script(), api_key="sk-another-key") as emu, \
+            speaker_with(tmp_path, broker, emu, mic, published=refused):
         pass
     problem = payload(await message_on(recorder, f"{ROOT}/problem", lambda p: p["problem"] is True))
     assert "401" in problem["reason"] and problem["code"] in ("http_401", "invalid_api_key")
@@ -201,7 +212,8 @@ async def test_a_refusal_is_a_problem_in_home_assistant_and_in_check_until_a_ses
     recorder.clear()
     mic = Microphone([phase_is(Phase.IDLE), request(), phase_is(Phase.IDLE)])
     fixed = Script(turns=[Turn(reply=Reply("The kitchen light is on."))])
-    async with Emulator(fixed, api_key=KEY) as emu, speaker_with(tmp_path, broker, emu, mic):
+    cleared = lambda: any(payload(m) == {"problem": False} for m in recorder.on(f"{ROOT}/problem"))  # noqa: E731
+    async with Emulator(fixed, api_key=KEY) as emu, speaker_with(tmp_path, broker, emu, mic, published=cleared):
         pass
     seen: list[Any] = [payload(m) for m in recorder.on(f"{ROOT}/problem")]
     assert seen[0]["problem"] is True and seen[-1] == {"problem": False}
