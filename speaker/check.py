@@ -66,6 +66,7 @@ async def _check(loaded: LoadedConfig, *, offline: bool, out: TextIO, input_file
     s = loaded.settings
     report = Report(out)
     report.add("config", "OK", ", ".join(str(f) for f in loaded.files) or "(defaults)")
+    _last_refusal(s, report)
 
     # secrets: --offline skips what needs them, so a missing one is a SKIP there, not a failure
     missing = "SKIP" if offline else "FAIL"
@@ -123,6 +124,18 @@ async def _check(loaded: LoadedConfig, *, offline: bool, out: TextIO, input_file
           f"{sum(r.status == 'FAIL' for r in report.results)} failed, "
           f"{sum(r.status == 'SKIP' for r in report.results)} skipped", file=out)
     return 1 if report.failed else 0
+
+
+def _last_refusal(s: Settings, report: Report) -> None:
+    """The Realtime service's last fatal refusal, if the daemon left one (cleared once a session opens)."""
+    from speaker.device.store import DeviceStore
+
+    state = DeviceStore(s.state_dir / "device.json").state
+    if state.fatal_reason is None:
+        return
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(state.fatal_at)) if state.fatal_at else "?"
+    report.add("last refusal", "WARN", f"the daemon was refused at {when}: {state.fatal_reason}",
+               "fix the cause (key, quota, model); the first wake word after the cool-off tries again")
 
 
 def pipewire_default_unreachable(s: Settings, *, confs: tuple[Path, ...] | None = None,

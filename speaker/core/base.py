@@ -56,7 +56,8 @@ class CoreBase:
         self._session_open = False
         self._stats: SessionStats | None = None
         self._uplink = Uplink(pad_ms=cfg.pad_ms, hold_ms=cfg.hold_ms, tail_ms=cfg.tail_ms,
-                              preroll_ms=cfg.preroll_ms, keep_s=cfg.takeover_s + 1.0 if cfg.arbitrate else 0.0)
+                              preroll_ms=cfg.preroll_ms, turn_keep_s=cfg.max_turn_s,
+                              ring_keep_s=cfg.takeover_s + 1.0 if cfg.arbitrate else 0.0)
         self._playback = Playback()
         self._feedback = Feedback(dict(cfg.sound_s), cfg.echo_tail_s)
         self._ring = Ring(cfg.timer_pause_s, cfg.timer_max_ring_s)
@@ -65,6 +66,7 @@ class CoreBase:
         self._last_t = 0.0
         self._deadline: float | None = None
         self._deaf_until = 0.0
+        self._deaf_until_t = 0.0
         self._reply: Reply | None = None
         self._play_token = 0
         self._draining: int | None = None
@@ -148,7 +150,10 @@ class CoreBase:
     def _after_reply(self, now: float, out: list[Step]) -> None:
         self._reply = None
         out.append(ResetVad())
+        # on both clocks: a file fed faster than real time runs ahead of the core's clock, and a window on
+        # that clock alone swallowed the next wake's whole request (speech onsets are stream times)
         self._deaf_until = now + self.cfg.echo_tail_s
+        self._deaf_until_t = self._last_t + self.cfg.echo_tail_s
         self._uplink.forget()
         if self._purpose == "announce":
             self._close("announcement done", now, out)

@@ -101,6 +101,8 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
             self._ended.clear()
         out.extend(self._duplex.settle(self.phase in (Phase.SPEAKING, Phase.THINKING)))
         self._update_listen(now, out)
+        if out:
+            self._resume.observe(out)
         return out
 
     # ------------------------------------------------------------------ dispatch
@@ -192,9 +194,11 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
             out.append(AppendAudio(data))
 
     def _on_speech_started(self, t: float, now: float, out: list[Step]) -> None:
-        if now < self._deaf_until:
-            return
+        if now < self._deaf_until and t < self._deaf_until_t:
+            return  # the echo of our reply
         if self.phase is Phase.FOLLOW_UP or (self.phase is Phase.OPEN and not self.cfg.local_turns):
+            if self._reopen_for_follow_up(t, now, out):
+                return  # the session was lost in the follow-up window: a fresh one takes this turn
             self._begin_turn(now, out, speaking=True)
             self._send(self._uplink.speech_started(t), out)
             return
@@ -258,6 +262,8 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
             self._deadline = now + self.cfg.no_speech_timeout_s
             out.append(OpenSession(self._session, wake_model=ev.model, transcribe=self._confirm_transcribe))
             return
+        if self._reopen_for_follow_up(None, now, out):
+            return
         # the session is open (follow-up, open, or a barge-in just now): a new turn. The VAD has been
         # hearing the wake word (and maybe our own reply) as speech: start it afresh so the request that
         # follows gets its own start and end.
@@ -297,6 +303,8 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
 
     def _on_ready(self, now: float, out: list[Step]) -> None:
         self._session_open = True
+        if self._resume_ready(now, out):
+            return  # a resumed turn went up again
         if self._opening_prompt is not None:
             # announce / start: the model speaks first
             out.append(SendEvent(wire.response_create(self._opening_prompt)))
@@ -323,7 +331,10 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
         self._session_open = False
         self._release_failed(was_open, out)
         code = err.code or ""
-        if code == "session_expired" or getattr(err, "kind", None) == "session_expired":
+        expired = code == "session_expired" or getattr(err, "kind", None) == "session_expired"
+        if was_open and self._after_loss(err, expired, now, out):
+            return  # resumed in the same wake (speaker.core.resume)
+        if expired:
             # the 60-minute cap: let what was received finish playing, then a fresh start next time
             out.append(O.Note("session expired; the next wake word opens a new session"))
             out.append(O.Expired())
@@ -336,6 +347,7 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
             out.append(O.Note(f"Realtime endpoint refused us ({code or 'fatal'}): {err}; no reconnect loop: "
                               f"the first wake word after {retry / 60:.0f} min tries once more", "error"))
             self._clear_playback(out)
+            self._refused(str(err), code or None, out)
             self._to_idle("refused", now, out)
             self.phase = Phase.DISABLED
             self.disabled_reason = str(err)

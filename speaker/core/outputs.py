@@ -199,8 +199,35 @@ class DuplexChanged:
     erle_db: float | None = None
 
 
+@dataclass(frozen=True)
+class Resumed:
+    """A lost session was replaced in the same wake (``speaker.core.resume``): session ``session`` was
+    asked for with the user's turn again (``turn``: the turn's audio goes up again, answered or not) or
+    for the follow-up that comes (``turn`` False). ``reason``: why the previous one was lost."""
+
+    reason: str
+    session: int
+    turn: bool = True
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """The service refused us for good (bad key, no quota, unknown model, protocol refused): no
+    conversation until the cool-off has passed and a session opens again (Home Assistant's problem
+    entity, ``speaker check``)."""
+
+    reason: str
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class Available:
+    """A session opened again after an ``Unavailable`` (or for the first time since the start)."""
+
+
 Output = (
     StateChanged | WakeHeard | SessionOpened | SessionEnded | TurnCommitted | ResponseBilled
     | TranscriptionBilled | UserTranscript | ReplyText | Answer | Announcing | Interrupted | ToolStarted
-    | ToolDone | Problem | Expired | Note | BudgetRefused | BudgetWrapUp | StoodDown | DuplexChanged
+    | ToolDone | Problem | Expired | Note | BudgetRefused | BudgetWrapUp | StoodDown | DuplexChanged | Resumed
+    | Unavailable | Available
 )

@@ -71,6 +71,8 @@ class ReplyHandling(ConfirmHandling):
         if ev.kind is FailureKind.BENIGN:
             out.append(O.Note(f"benign server error {code}: {message}", "debug"))
             return
+        if ev.kind is FailureKind.SESSION_EXPIRED:
+            return  # the connection ends with it: SessionFailed decides (speaker.core.resume)
         out.append(O.Problem(message, code))
         if self._gate.awaiting and self.phase is Phase.THINKING:
             # our response.create (or commit) was refused: the turn cannot be answered

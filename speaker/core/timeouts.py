@@ -10,11 +10,12 @@ from speaker.core.actions import (
     DismissTimers,
     SendEvent,
 )
-from speaker.core.base import CoreBase, Step
+from speaker.core.base import Step
+from speaker.core.resume import ResumeHandling
 from speaker.core.state import Phase, State
 
 
-class TimeHandling(CoreBase):
+class TimeHandling(ResumeHandling):
     def _check_feedback(self, now: float, out: list[Step]) -> None:
         if self._thinking_at is not None and now >= self._thinking_at:
             self._thinking_at = now + self.cfg.thinking_repeat_s
@@ -50,6 +51,8 @@ class TimeHandling(CoreBase):
             case Phase.LISTENING:
                 self._listening_timeout(now, out)
             case Phase.THINKING:
+                if self._resume_stalled(now, out):
+                    return
                 out.append(O.Note(f"no reply within {self.cfg.response_timeout_s:.0f} s", "warning"))
                 out.append(O.Problem("no reply from the service"))
                 self._sound(fb.ERROR, now, out)

@@ -8,7 +8,9 @@ Before the user starts speaking, only the last ``pad_ms`` are kept. The result: 
 speech plus a little padding, never the minutes before the wake word or the silence after.
 
 It owns every copy of recent microphone audio: the pre-roll of a wake word and the pad before a
-follow-up's speech come from its short ring of the last frames (nothing else keeps one).
+follow-up's speech come from its short ring of the last frames (nothing else keeps one), and what a turn
+sent is kept (at most ``turn_keep_s``) until the next turn begins, so that a session lost before the answer
+can be given the same turn again (``turn_audio``, ``rewind``; see ``speaker.core.resume``).
 
 Sans-I/O: it takes frames and returns bytes to send.
 """
@@ -25,7 +27,7 @@ MIN_PAD_S = 0.1
 
 class Uplink:
     def __init__(self, *, pad_ms: int, hold_ms: int, tail_ms: int, preroll_ms: int | None = None,
-                 fmt: AudioFormat = MIC, keep_s: float = 0.0) -> None:
+                 fmt: AudioFormat = MIC, ring_keep_s: float = 0.0, turn_keep_s: float = 30.0) -> None:
         self._fmt = fmt
         self._pad_s = pad_ms / 1000
         self._preroll_s = min(pad_ms, preroll_ms if preroll_ms is not None else pad_ms) / 1000
@@ -33,8 +35,8 @@ class Uplink:
         self._tail_s = tail_ms / 1000
         self._held: deque[tuple[float, bytes]] = deque()  # (end time, pcm)
         self._ring: deque[tuple[float, bytes]] = deque()
-        self._ring_s = max(self._pad_s + 0.05, keep_s)
-        """``keep_s``: multi-room arbitration keeps the audio since a wake until another speaker's
+        self._ring_s = max(self._pad_s + 0.05, ring_keep_s)
+        """``ring_keep_s``: multi-room arbitration keeps the audio since a wake until another speaker's
         answer is certain (a takeover answers from it)."""
         self._ready = False
         self._active = False
@@ -42,6 +44,11 @@ class Uplink:
         self._spoke = False
         self._preonset_sent = 0.0
         self.sent_bytes = 0
+        self._turn: deque[tuple[float, bytes]] = deque()  # what this turn sent, oldest first
+        self._turn_bytes = 0
+        self._keep_bytes = int(turn_keep_s * fmt.bytes_per_second)
+        self.turn = 0
+        """Turns begun so far (a lost session is resumed at most once per turn)."""
 
     @property
     def active(self) -> bool:
@@ -80,6 +87,9 @@ class Uplink:
         (``since``: the pre-roll before that stream time and everything kept after it).
         Returns audio to send now."""
         self._held.clear()
+        self._turn.clear()
+        self._turn_bytes = 0
+        self.turn += 1
         self._active = True
         self._ready = ready
         self._speaking = speaking
@@ -156,6 +166,18 @@ class Uplink:
         self._speaking = False
         self._held.clear()
 
+    def turn_audio(self) -> bytes:
+        """What this turn has sent so far (at most ``turn_keep_s``, the newest kept)."""
+        return b"".join(pcm for _, pcm in self._turn)
+
+    def rewind(self) -> None:
+        """The session this turn went to is gone: what it sent is held again, in front of what is still
+        held, and goes up (with what follows) when the next session is ``ready``."""
+        self._held.extendleft(reversed(self._turn))
+        self._turn.clear()
+        self._turn_bytes = 0
+        self._ready = False
+
     def forget(self) -> None:
         """Drop the ring too (our own reply's echo is no pre-roll for the next turn)."""
         self._ring.clear()
@@ -174,7 +196,7 @@ class Uplink:
         """Send held frames that end at or before ``limit`` (the delay line while speaking)."""
         out = bytearray()
         while self._held and self._held[0][0] <= limit:
-            out += self._held.popleft()[1]
+            out += self._sent(self._held.popleft())
         self.sent_bytes += len(out)
         return bytes(out)
 
@@ -182,12 +204,20 @@ class Uplink:
         """Send held frames that begin before ``limit`` (the tail after speech)."""
         out = bytearray()
         while self._held and self._held[0][0] - self._duration(self._held[0][1]) < limit:
-            out += self._held.popleft()[1]
+            out += self._sent(self._held.popleft())
         self.sent_bytes += len(out)
         return bytes(out)
 
     def _flush_all(self) -> bytes:
-        out = b"".join(pcm for _, pcm in self._held)
+        out = b"".join(self._sent(frame) for frame in self._held)
         self._held.clear()
         self.sent_bytes += len(out)
         return out
+
+    def _sent(self, frame: tuple[float, bytes]) -> bytes:
+        """``frame`` goes up now: keep a copy for the turn (bounded)."""
+        self._turn.append(frame)
+        self._turn_bytes += len(frame[1])
+        while self._turn_bytes > self._keep_bytes and len(self._turn) > 1:
+            self._turn_bytes -= len(self._turn.popleft()[1])
+        return frame[1]

@@ -1,5 +1,6 @@
 """The device settings the speaker remembers across restarts (``<state_dir>/device.json``): volume,
-mute, the wake word choice and the spend of the day and the month."""
+mute, the wake word choice, the spend of the day and the month, and the Realtime service's last fatal
+refusal (for ``speaker check`` and Home Assistant's problem entity)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,17 @@ class DeviceState:
     cost_month_usd: float = 0.0
     rooms_take_part: bool | None = None
     """The 'take part in multi-room' switch (None: ``rooms.take_part``)."""
+    fatal_reason: str | None = None
+    """The service's last fatal refusal (bad key, no quota…); None once a session opened again."""
+    fatal_code: str | None = None
+    fatal_at: float | None = None
+    """Unix time of that refusal."""
+
+    def problem(self) -> dict[str, Any]:
+        """The problem entity's payload (state and attributes)."""
+        if self.fatal_reason is None:
+            return {"problem": False}
+        return {"problem": True, "reason": self.fatal_reason, "code": self.fatal_code, "since": self.fatal_at}
 
 
 class DeviceStore:
@@ -64,6 +76,11 @@ class DeviceStore:
             state.cost_month, state.cost_month_usd = state.cost_date[:7], state.cost_usd
         take_part = data.get("rooms_take_part")
         state.rooms_take_part = take_part if isinstance(take_part, bool) else None
+        reason, code, at = data.get("fatal_reason"), data.get("fatal_code"), data.get("fatal_at")
+        if isinstance(reason, str):
+            state.fatal_reason = reason[:1000]
+            state.fatal_code = code[:100] if isinstance(code, str) else None
+            state.fatal_at = float(at) if isinstance(at, int | float) and math.isfinite(at) else None
         return state
 
     def save(self) -> None:

@@ -142,6 +142,12 @@ def discovery_messages(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
             "value_template": "{{ 'ON' if value_json.full else 'OFF' }}", "payload_on": "ON", "payload_off": "OFF",
             "entity_category": "diagnostic", "icon": "mdi:account-voice",
         },
+        # on while the Realtime service refuses us (bad key, no quota…): the message is an attribute
+        ("binary_sensor", "problem"): {
+            "name": "Problem", "device_class": "problem", "state_topic": topics.problem,
+            "value_template": "{{ 'ON' if value_json.problem else 'OFF' }}",
+            "json_attributes_topic": topics.problem, "entity_category": "diagnostic",
+        },
     }
     entities.update(_budget_entities(settings, topics))
     if settings.rooms.enabled:

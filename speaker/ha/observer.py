@@ -96,6 +96,10 @@ class DeviceObserver:
             case O.DuplexChanged(full=full, reason=reason, erle_db=erle):
                 self._pub.retain(self._topics.duplex, {
                     "full": full, "reason": reason, "erle_db": None if erle is None else round(erle, 1)})
+            case O.Unavailable() | O.Available():
+                self._problem(step)
+            case O.Resumed(reason=reason, turn=turn):
+                self.event("resumed", {"reason": reason, "turn": turn})
             case O.ResponseBilled():
                 self._billed(step)
             case O.TranscriptionBilled(cost_usd=usd) if usd > 0:
@@ -125,6 +129,19 @@ class DeviceObserver:
             "cost_today_usd": round(self._controls.cost.usd, 6),
         })
         self.publish_cost()
+
+
+    def _problem(self, step: O.Unavailable | O.Available) -> None:
+        """The problem entity: on with the refusal's message (remembered for ``speaker check``), off once
+        a session opened again."""
+        state = self._controls.store.state
+        if isinstance(step, O.Unavailable):
+            state.fatal_reason, state.fatal_code, state.fatal_at = step.reason, step.code, round(self._wall(), 3)
+            self._controls.store.save()
+        elif state.fatal_reason is not None:
+            state.fatal_reason = state.fatal_code = state.fatal_at = None
+            self._controls.store.save()
+        self._pub.retain(self._topics.problem, state.problem())
 
 
 def _tool_call(done: O.ToolDone) -> dict[str, Any]:

@@ -80,6 +80,7 @@ class DeviceService:
         self.observer.publish_muted()
         if not self.settings.home.retain_last_reply:
             self.publisher.retain(self.topics.last_reply, "")  # forget a reply kept by an earlier run
+        self.publisher.retain(self.topics.problem, controls.store.state.problem())  # the last one known
         self.observer.publish_cost()
         if controls.muted:
             log.info("restoring mute from %s", controls.store.path)

@@ -62,6 +62,11 @@ class DeviceTopics:
         return f"{self.root}/duplex"
 
     @property
+    def problem(self) -> str:
+        """Retained: the Realtime service's last fatal refusal, or none (the problem binary_sensor)."""
+        return f"{self.root}/problem"
+
+    @property
     def commands(self) -> str:
         """The one filter every command arrives on."""
         return f"{self.root}/cmd/+"
@@ -78,4 +83,4 @@ class DeviceTopics:
     def retained(self) -> tuple[str, ...]:
         """Every retained topic the speaker publishes (cleared by ``remove_discovery``)."""
         return (self.state, self.volume, self.cost_today, self.timers, self.wake_word, self.availability,
-                self.budget, self.muted, self.last_reply, self.duplex)
+                self.budget, self.muted, self.last_reply, self.duplex, self.problem)

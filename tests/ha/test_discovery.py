@@ -29,7 +29,7 @@ REQUIRED = {
     "event": {"state_topic", "event_types"},
     "binary_sensor": {"state_topic"},
 }
-ENTITIES = 19
+ENTITIES = 20
 """Without transcription: 8 of the first release (less Last transcript), notify, ask, 5 events, 2 timers."""
 
 
@@ -72,6 +72,8 @@ async def test_discovery_is_retained_and_complete(broker: Broker, recorder: Reco
     state = found[f"{PREFIX}/sensor/{NODE}/state/config"]
     assert state["options"] == ["idle", "listening", "thinking", "speaking", "error", "muted", "announcing"]
     assert f"{PREFIX}/sensor/{NODE}/last_transcript/config" not in found  # transcription is off
+    problem = found[f"{PREFIX}/binary_sensor/{NODE}/problem/config"]
+    assert problem["device_class"] == "problem" and problem["json_attributes_topic"] == f"{ROOT}/problem"
 
 
 async def test_the_configs_say_what_the_speaker_accepts() -> None:
