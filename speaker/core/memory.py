@@ -122,6 +122,12 @@ class MemoryHandling(CoreBase):
         if self._purpose != "announce":  # an announcement is no exchange with the user
             (self._memory.user if who == "user" else self._memory.assistant)(text)
 
+    def _memory_carry(self, seed: dict[str, Any] | None = None) -> None:
+        """The session just opened (``_new_session``) continues the conversation: it starts with the
+        summary whatever ``memory_s`` says (a rollover, a resume after a dropped connection). ``seed``:
+        one taken before the old session's end cleared the text (``memory_s: 0``)."""
+        self._seeded, self._seed = self._session, seed if seed is not None else self._memory.item()
+
     def _memory_seed(self, out: list[Step]) -> None:
         """The session is ready: the seed goes first, before any ``response.create``."""
         seed, self._seed = self._seed, None
@@ -161,7 +167,7 @@ class MemoryHandling(CoreBase):
         self._session_open = False
         self._to_idle("rollover", now, out)
         self._new_session("conversation", now, out, wake_model=self._opening.wake_model)
-        self._seeded, self._seed = self._session, seed
+        self._memory_carry(seed)
         self.phase = Phase.CONNECTING
         self._uplink.begin(ready=False)
         self._deadline = now + self.cfg.follow_up_s  # the follow-up window goes on
