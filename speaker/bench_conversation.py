@@ -296,4 +296,6 @@ def main() -> int:
         print(f"  {name:<{width}}  {value:<44} {note}")
     from speaker.bench_budget import print_refusal
     print_refusal()
+    from speaker.bench_tokens import print_figures
+    print_figures()
     return 0

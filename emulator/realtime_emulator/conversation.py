@@ -6,6 +6,13 @@ conversation is input again for every response. The part of a response's input t
 previous response's context (same instructions and tools, same items, nothing truncated) is reported
 as cached. The service caches in blocks and only beyond ~1024 tokens; the emulator reports every
 repeated token, which keeps the numbers easy to check.
+
+Truncation (the session's ``truncation``) is modelled only for ``retention_ratio`` with
+``token_limits.post_instructions``: when the items' tokens (everything after the instructions and tools)
+exceed the limit, the oldest items are dropped from the model's input until they use at most
+``retention_ratio`` of the limit (the SDK: "dropped until 80% of the maximum allowed tokens are
+used"). This is the emulator's reading of the documented rule, not the service's code; ``"auto"`` and
+``"disabled"`` leave the input whole.
 """
 
 from __future__ import annotations
@@ -94,6 +101,8 @@ class Conversation:
     items: list[Item] = field(default_factory=list)
     last_context: list[Segment] = field(default_factory=list)
     """The previous response's input plus its output: what the service would have cached."""
+    dropped: set[str] = field(default_factory=set)
+    """Items truncation took out of the model's input (they stay in the conversation's item list)."""
 
     def get(self, item_id: str) -> Item | None:
         return next((i for i in self.items if i.id == item_id), None)
@@ -175,13 +184,34 @@ class Conversation:
         item.version += 1
         content[content_index]["transcript"] = ""
 
-    def context(self, head: str, items: list[Item] | None = None) -> list[Segment]:
-        """A response's input: instructions and tools (``head``), then the items."""
+    def context(self, head: str, items: list[Item] | None = None, truncation: Any = None) -> list[Segment]:
+        """A response's input: instructions and tools (``head``), then the items (the default
+        conversation's after ``truncation``, see the module docstring)."""
         segments = [Segment(("head", head), text_tokens(head), 0)]
-        for item in self.items if items is None else items:
+        if items is None:
+            self._truncate(truncation)
+            items = [i for i in self.items if i.id not in self.dropped]
+        for item in items:
             text, audio = item.tokens()
             segments.append(Segment(("item", item.id, item.version), text, audio))
         return segments
+
+
+    def _truncate(self, truncation: Any) -> None:
+        if not isinstance(truncation, dict) or truncation.get("type") != "retention_ratio":
+            return
+        limit = (truncation.get("token_limits") or {}).get("post_instructions")
+        ratio = float(truncation.get("retention_ratio", 1.0))
+        kept = [i for i in self.items if i.id not in self.dropped]
+        total = sum(sum(i.tokens()) for i in kept)
+        if not isinstance(limit, int) or total <= limit:
+            return
+        target = ratio * limit  # "dropped until 80% of the maximum allowed tokens are used" (SDK)
+        for item in kept[:-1]:  # the newest item (the turn being answered) always stays
+            if total <= target:
+                break
+            self.dropped.add(item.id)
+            total -= sum(item.tokens())
 
 
 def cached(previous: list[Segment], current: list[Segment]) -> tuple[int, int]:

@@ -93,7 +93,7 @@ class ResponseRun:
         self.metadata = params.get("metadata")
         head = json.dumps([params.get("instructions", session["instructions"]),
                            params.get("tools", session["tools"])])
-        self._context = conn.conv.context(head, self._input_items())
+        self._context = conn.conv.context(head, self._input_items(), session.get("truncation"))
         self._cache = cached(conn.conv.last_context, self._context) if not plan.out_of_band else (0, 0)
 
     # ----------------------------------------------------------------- control

@@ -25,6 +25,9 @@ class ConversationSettings(Section):
     """End the conversation before the server's 60-minute cap."""
     response_timeout_s: float = Field(default=20.0, gt=0, le=300)
     """Give up on a reply that does not start within this time."""
+    memory_s: float = Field(default=300.0, ge=0, le=24 * 3600)
+    """A conversation started this soon after the last one closed begins with a short text summary of
+    it (the replies' transcripts, and your words if realtime.transcription is on); 0 = no memory."""
 
     @model_validator(mode="after")
     def _windows(self) -> ConversationSettings:

@@ -129,6 +129,9 @@ class CoreBase:
     def _holds_response(self) -> bool:
         return False
 
+    def _roll_over(self, now: float, out: list[Step]) -> bool:
+        return False  # ``memory``'s
+
     def _count_turn(self, out: list[Step]) -> None:
         if self._stats is not None:
             self._stats.turns += 1
@@ -160,6 +163,8 @@ class CoreBase:
             return
         opened = self._stats.opened if self._stats is not None else now
         if self._end_after_reply or now - opened >= self.cfg.max_session_s:
+            if not self._end_after_reply and self._roll_over(now, out):
+                return  # a fresh session, seeded with the summary (``memory``)
             self._close("conversation ended" if self._end_after_reply else "session age limit", now, out)
             return
         if self.cfg.follow_up_s > 0:

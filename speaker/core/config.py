@@ -73,3 +73,6 @@ class CoreConfig:
     """The language of the yes/no words (``realtime.transcription.language``)."""
     confirm_listen_s: float = 6.0
     """How long the speaker waits for the answer to its question (silence is a no)."""
+    memory_s: float = 300.0
+    """``conversation.memory_s``: a session opened this soon after the last one closed starts with a
+    summary of the earlier exchange (0: nothing outlives a session; see ``speaker.core.memory``)."""

@@ -99,6 +99,7 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
         if self._ended:
             out.extend(self._ended)
             self._ended.clear()
+        self._memory_after(now, out)
         out.extend(self._duplex.settle(self.phase in (Phase.SPEAKING, Phase.THINKING)))
         self._update_listen(now, out)
         if out:
@@ -303,6 +304,7 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
 
     def _on_ready(self, now: float, out: list[Step]) -> None:
         self._session_open = True
+        self._memory_seed(out)  # the earlier exchange first, before any response.create
         if self._resume_ready(now, out):
             return  # a resumed turn went up again
         if self._opening_prompt is not None:

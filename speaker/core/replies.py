@@ -12,6 +12,7 @@ from speaker.core.actions import (
 )
 from speaker.core.base import Step
 from speaker.core.confirm import ConfirmHandling
+from speaker.core.memory import MemoryHandling
 from speaker.core.playback import PCM_BYTES_PER_MS
 from speaker.core.reply import Reply
 from speaker.core.responses import Call
@@ -20,7 +21,7 @@ from speaker.realtime import events as rt
 from speaker.realtime.kinds import FailureKind
 
 
-class ReplyHandling(ConfirmHandling):
+class ReplyHandling(ConfirmHandling, MemoryHandling):
     def _on_server(self, ev: rt.RealtimeEvent, now: float, out: list[Step]) -> None:
         self._confirm_on_server(ev, now, out)
         match ev:
@@ -52,11 +53,13 @@ class ReplyHandling(ConfirmHandling):
                 if self._stats is not None and seconds > 0:
                     out.append(self._stats.transcribed(seconds))
                 out.append(O.UserTranscript(text))
+                self._memory_heard("user", text)
                 if self._ask_id is not None:
                     out.append(O.Answer(self._ask_id, text))
                     self._ask_id = None
             case rt.TranscriptDone(transcript=text, response_id=rid) if rid not in self._gate.cancelled:
                 out.append(O.ReplyText(text))
+                self._memory_heard("assistant", text)
             case rt.ServerError(code=code, message=message):
                 self._on_server_error(ev, code, message, now, out)
             case rt.McpEvent() if self._mcp is not None:

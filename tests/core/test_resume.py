@@ -157,7 +157,8 @@ def test_the_follow_up_that_meets_the_session_expiry_reaches_the_fresh_session()
     sent = d.uploaded(out)
     assert sent.startswith(old)  # the follow-up from its onset...
     assert len(sent) >= len(old) + len(FRAME) * 70  # ...and what came after, to the end of speech
-    assert d.sent_types(out) == ["input_audio_buffer.commit", "response.create"]
+    # the memory of the exchange first (conversation.memory_s), then the turn
+    assert d.sent_types(out) == ["conversation.item.create", "input_audio_buffer.commit", "response.create"]
     assert d.core.state == "thinking"
 
 
@@ -182,7 +183,8 @@ def test_a_session_lost_in_a_quiet_follow_up_window_opens_a_fresh_one_only_when_
     d.feed(SpeechEnded(end))
     out = d.feed(SessionReady(fresh.session))
     assert len(d.uploaded(out)) >= len(FRAME) * 100  # the whole follow-up
-    assert d.sent_types(out) == ["input_audio_buffer.commit", "response.create"]
+    # the memory of the exchange first (conversation.memory_s), then the turn
+    assert d.sent_types(out) == ["conversation.item.create", "input_audio_buffer.commit", "response.create"]
 
 
 def test_a_quiet_follow_up_window_whose_session_was_lost_just_ends() -> None:
