@@ -111,6 +111,7 @@ def core_config(s: Settings, sounds: dict[str, bytes], *, tools: ToolRegistry | 
         announce_when_muted=s.home.announce_when_muted,
         barge_in_margin_db=s.echo.barge_in_margin_db, barge_in_warmup_ms=s.echo.barge_in_warmup_ms,
         duck_db=s.echo.duck_db, memory_s=s.conversation.memory_s,
+        fatal_retry_s=s.conversation.retry_refused_s,
         confirm_tools={t.name: t.question for t in (tools.specs() if tools is not None else ()) if t.confirm},
         confirm_language=(s.realtime.transcription.language if s.realtime.transcription else None) or "en",
     )

@@ -28,6 +28,10 @@ class ConversationSettings(Section):
     memory_s: float = Field(default=300.0, ge=0, le=24 * 3600)
     """A conversation started this soon after the last one closed begins with a short text summary of
     it (the replies' transcripts, and your words if realtime.transcription is on); 0 = no memory."""
+    retry_refused_s: float = Field(default=600.0, ge=10, le=7 * 24 * 3600)
+    """After the service refused the speaker for good (bad key, no quota, unknown model), nothing is
+    retried in a loop; the first wake word this long after the refusal tries once more, so a fixed key or
+    a topped-up account is picked up without a restart."""
 
     @model_validator(mode="after")
     def _windows(self) -> ConversationSettings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -137,10 +138,9 @@ async def test_bridged_anyof_and_ref_schemas_accept_what_the_server_accepts(shar
 async def test_a_slow_call_times_out_with_the_server_timeout(shared_http_server: HttpServer) -> None:
     async with McpBridge(bridged(shared_http_server.url, timeout_s=0.5)) as bridge:
         assert await bridge.wait_ready(10)
-        started = time.monotonic()
+        # the bridge's own 0.5 s timeout answered (the message says so), not the 5 s tool finishing
         with pytest.raises(ToolError, match=r"did not answer within 0.5 seconds; whether 'slow' was done"):
             await bounded(by_name(bridge)["home__slow"].call({"seconds": 5}))
-        assert time.monotonic() - started < 2
         # the connection is still fine afterwards
         assert (await bounded(by_name(bridge)["home__add"].call({"a": 1, "b": 1})))["text"] == "2"
 
@@ -241,12 +241,11 @@ def black_hole() -> Iterator[int]:
 
 
 async def test_a_server_that_never_answers_times_out_without_blocking(black_hole: int) -> None:
-    settings = bridged(f"http://127.0.0.1:{black_hole}/mcp", timeout_s=0.4, retry_s=30)
-    started = time.monotonic()
-    async with McpBridge(settings) as bridge:
-        assert await bridge.wait_ready(5)
+    # the next retry is an hour away: leaving the bridge must cancel it, not wait for it (bound: 60 s)
+    settings = bridged(f"http://127.0.0.1:{black_hole}/mcp", timeout_s=0.4, retry_s=3600)
+    async with asyncio.timeout(60), McpBridge(settings) as bridge:
+        assert await bridge.wait_ready(30)
         assert bridge.status()[0].error == "no answer within 0.4 s"
-    assert time.monotonic() - started < 3
 
 
 async def test_no_bridged_servers_is_fine() -> None:
@@ -258,7 +257,5 @@ async def test_no_bridged_servers_is_fine() -> None:
 async def test_unknown_port_closed_immediately() -> None:
     """Leaving the bridge while a server is being retried is quick (tasks cancelled and awaited)."""
     settings = bridged(f"http://127.0.0.1:{free_port()}/mcp", retry_s=3600)
-    async with McpBridge(settings) as bridge:
-        assert await bridge.wait_ready(5)
-        started = time.monotonic()
-    assert time.monotonic() - started < 1
+    async with asyncio.timeout(60), McpBridge(settings) as bridge:  # a retry an hour away must not hold the exit
+        assert await bridge.wait_ready(30)
