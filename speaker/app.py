@@ -114,6 +114,7 @@ def core_config(s: Settings, sounds: dict[str, bytes], *, tools: ToolRegistry | 
         fatal_retry_s=s.conversation.retry_refused_s,
         confirm_tools={t.name: t.question for t in (tools.specs() if tools is not None else ()) if t.confirm},
         confirm_language=(s.realtime.transcription.language if s.realtime.transcription else None) or "en",
+        mcp_asks=any(McpEventHandler.asks(server) for server in s.mcp.remote),
     )
 
 

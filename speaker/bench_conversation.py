@@ -298,4 +298,6 @@ def main() -> int:
     print_refusal()
     from speaker.bench_tokens import print_figures
     print_figures()
+    from speaker.bench_confirm import print_confirm
+    print_confirm()
     return 0

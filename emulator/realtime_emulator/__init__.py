@@ -6,7 +6,7 @@
 """
 
 from realtime_emulator.record import ConnectionStats, Injected, Logged
-from realtime_emulator.script import Fault, FunctionCallSpec, Reply, Script, Turn
+from realtime_emulator.script import Fault, FunctionCallSpec, McpApprovalSpec, Reply, Script, Turn
 from realtime_emulator.server import DEFAULT_KEY, Emulator
 from realtime_emulator.validate import (
     ValidationFailure,
@@ -25,6 +25,7 @@ __all__ = [
     "FunctionCallSpec",
     "Injected",
     "Logged",
+    "McpApprovalSpec",
     "Reply",
     "Script",
     "Turn",

@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from realtime_emulator.conversation import Conversation, Item, ItemError, public, transcription_usage
 from realtime_emulator.errors import BETA_MESSAGE, MIN_COMMIT_MS, commit_empty, rejection
 from realtime_emulator.inputbuffer import InputBuffer
+from realtime_emulator.mcp import Approvals
 from realtime_emulator.record import ConnectionStats, Recorder
 from realtime_emulator.response import Output, Plan, ResponseRun
 from realtime_emulator.script import Fault, ScriptCursor, Turn
@@ -105,6 +106,7 @@ class Connection:
         """A follow-up expiry armed after the turn's reply: fires on the client's next turn."""
         self._expiry_timer: asyncio.Task[None] | None = None
         self._deferred_expiry: Fault | None = None
+        self.approvals = Approvals()
         """A follow-up expiry on a function-call turn, waiting for the reply after the call."""
         self._configure_vad()
 
@@ -390,7 +392,9 @@ class Connection:
     def _item_request(self, event: dict[str, Any]) -> None:
         match event["type"]:
             case "conversation.item.create":
+                self.approvals.check(event["item"])
                 item, previous = self.conv.create(event["item"], event.get("previous_item_id"), new_id("item"))
+                self.approvals.answered(event["item"])
                 call_id = item.data.get("call_id")
                 if item.type == "function_call_output" and call_id in self._calls:
                     self._calls[call_id] = True
@@ -451,12 +455,15 @@ class Connection:
             fault, self._deferred_expiry = self._deferred_expiry, None
             return Plan([Output(reply=(turn.then if turn is not None else None) or fallback)], params=params,
                         fault=fault)
+        if (outcome := self.approvals.outcome(fallback)) is not None:
+            return Plan(outcome, params=params)
         turn = self.cursor.peek()
         if turn is None:
             return Plan([Output(reply=fallback)], params=params)
         outputs = [Output(reply=turn.preamble)] if turn.preamble is not None else []
         outputs += [Output(reply=turn.reply)] if turn.reply is not None else []
         outputs += [Output(call=call) for call in turn.calls]
+        outputs += [Output(approval=turn.mcp)] if turn.mcp is not None else []
         return Plan(outputs or [Output(reply=fallback)], turn=turn, fault=self.cursor.take_fault(), params=params)
 
     def _start(self, plan: Plan) -> None:

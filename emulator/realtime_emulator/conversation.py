@@ -151,8 +151,9 @@ class Conversation:
         audio = b"".join(base64.b64decode(p["audio"]) for p in content
                          if p.get("type") == "input_audio" and p.get("audio"))
         item_id = data.get("id") or new_id
-        item = Item(item_id, {**data, "id": item_id, "object": "realtime.item", "status": "completed"},
-                    audio=audio, audio_ms=len(audio) / 48)
+        # MCP items (an mcp_approval_response) have neither object nor status in the SDK's models
+        extra = {} if str(data.get("type")).startswith("mcp") else {"object": "realtime.item", "status": "completed"}
+        item = Item(item_id, {**data, "id": item_id, **extra}, audio=audio, audio_ms=len(audio) / 48)
         try:
             return item, self.add(item, previous_item_id)
         except KeyError:

@@ -28,7 +28,7 @@ from realtime_emulator.conversation import (
     text_tokens,
     usage_block,
 )
-from realtime_emulator.script import Fault, FunctionCallSpec, Reply, Turn
+from realtime_emulator.script import Fault, FunctionCallSpec, McpApprovalSpec, Reply, Turn
 from realtime_emulator.session import new_id
 from realtime_emulator.voice import speech_for
 
@@ -45,6 +45,11 @@ CHUNK_MS = 100
 class Output:
     reply: Reply | None = None
     call: FunctionCallSpec | None = None
+    approval: McpApprovalSpec | None = None
+    """An ``mcp_approval_request`` item (``realtime_emulator.mcp``)."""
+    mcp_call: McpApprovalSpec | None = None
+    """The approved call's ``mcp_call`` item (of the request ``request_id``)."""
+    request_id: str | None = None
 
 
 @dataclass
@@ -147,6 +152,10 @@ class ResponseRun:
                     await self._message(index, output.reply)
                 elif output.call is not None:
                     self._function_call(index, output.call)
+                elif output.approval is not None:
+                    self._approval_request(index, output.approval)
+                elif output.mcp_call is not None:
+                    self._mcp_call(index, output.mcp_call, output.request_id)
             self._maybe_fault(end=True)
             if not self.stopped:
                 self._finish()
@@ -261,6 +270,47 @@ class ResponseRun:
         self._close_item(index, item, arguments=arguments)
         if not self.plan.out_of_band:
             self.conn.call_made(call_id, self.plan.turn)
+
+    def _approval_request(self, index: int, spec: McpApprovalSpec) -> None:
+        self._check_mcp_offered(spec)
+        request_id = spec.request_id or new_id("mcpr")
+        item = Item(request_id, {"id": request_id, "type": "mcp_approval_request",
+                                 "server_label": spec.server_label, "name": spec.name,
+                                 "arguments": spec.arguments_json})
+        self._mcp_item(index, item, item.data)
+        if not self.plan.out_of_band:
+            self.conn.approvals.requested(request_id, spec, self.plan.turn)
+
+    def _mcp_call(self, index: int, spec: McpApprovalSpec, request_id: str | None) -> None:
+        item_id = new_id("mcp")
+        fields = {"id": item_id, "type": "mcp_call", "server_label": spec.server_label, "name": spec.name,
+                  "arguments": spec.arguments_json, "approval_request_id": request_id}
+        item = Item(item_id, dict(fields))
+        self._send("response.mcp_call.in_progress", item_id=item_id, output_index=index)
+        item.data["output"] = spec.output
+        self._send("response.mcp_call.completed", item_id=item_id, output_index=index)
+        self._mcp_item(index, item, fields)
+
+    def _mcp_item(self, index: int, item: Item, added: dict[str, Any]) -> None:
+        """An MCP item's added and done events (it has no content to stream)."""
+        self._send("response.output_item.added", response_id=self.id, output_index=index, item=dict(added))
+        if not self.plan.out_of_band:
+            previous = self.conn.conv.add(item)
+            self._send("conversation.item.added", previous_item_id=previous, item=dict(added))
+        self._send("response.output_item.done", response_id=self.id, output_index=index, item=public(item.data))
+        if not self.plan.out_of_band:
+            self._send("conversation.item.done", item=public(item.data))
+        self._out_text += text_tokens(item.data["name"] + item.data["arguments"])
+        self._outputs.append(public(item.data))
+
+    def _check_mcp_offered(self, spec: McpApprovalSpec) -> None:
+        tools = self.plan.params.get("tools", self.conn.session["tools"]) or []
+        labels = [t.get("server_label") for t in tools if t.get("type") == "mcp"]
+        if spec.server_label not in labels:
+            warning = f"script asks approval for MCP server {spec.server_label!r}, which the session does not " \
+                      f"offer (offered: {labels})"
+            log.warning("[emulator] %s", warning)
+            self.conn.recorder.warnings.append(warning)
 
     # ----------------------------------------------------------------- items
 

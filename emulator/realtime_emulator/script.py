@@ -62,6 +62,27 @@ class FunctionCallSpec:
 
 
 @dataclass(frozen=True)
+class McpApprovalSpec:
+    """A remote MCP tool call that needs the user's approval: the response carries an
+    ``mcp_approval_request`` item. Once the client created its ``mcp_approval_response`` (checked:
+    it must answer this request, once) and asked for a response, an approval plays an ``mcp_call`` item
+    with ``output`` and then the turn's ``then``; a refusal plays ``denied``. The emulator never
+    contacts the server."""
+
+    server_label: str
+    name: str
+    arguments: Mapping[str, Any] | str = field(default_factory=dict)
+    output: str = '{"ok": true}'
+    denied: Reply = Reply("Okay, I did not do it.")
+    request_id: str | None = None
+    """Fixed request id (default: a fresh ``mcpr_…``)."""
+
+    @property
+    def arguments_json(self) -> str:
+        return self.arguments if isinstance(self.arguments, str) else json.dumps(dict(self.arguments))
+
+
+@dataclass(frozen=True)
 class Fault:
     """A failure to inject. Build with the class methods; ``after_deltas`` (where allowed) lets the
     response stream that many audio deltas first, so the failure hits mid-reply."""
@@ -182,6 +203,8 @@ class Turn:
     preamble: Reply | None = None
     """gpt-realtime-2 style: a first assistant message item in the same response, before ``reply``
     (each is its own item with its own audio and transcript)."""
+    mcp: McpApprovalSpec | None = None
+    """A remote MCP call that needs approval, after the reply (``then`` is spoken once it is approved)."""
 
     @property
     def calls(self) -> tuple[FunctionCallSpec, ...]:
@@ -192,8 +215,9 @@ class Turn:
         return tuple(self.call)
 
     def __post_init__(self) -> None:
-        if self.then is not None and self.call is None:
-            raise ValueError("Turn.then is spoken after a function call; give `call` too (or use `reply`)")
+        if self.then is not None and self.call is None and self.mcp is None:
+            raise ValueError("Turn.then is spoken after a function call or an approved MCP call; give `call` "
+                             "or `mcp` too (or use `reply`)")
 
 
 @dataclass(frozen=True)

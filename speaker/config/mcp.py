@@ -26,7 +26,12 @@ class McpRemoteServer(Section):
     allowed_tools: list[str] | None = None
     """Only these tools of the server; null = all."""
     require_approval: Literal["never", "always"] | list[str] = "never"
-    """'never', 'always', or a list of tool names that need approval (denied for now, with a reason)."""
+    """'never', 'always', or a list of tool names that need approval: the speaker asks the user by voice and
+    only a spoken yes approves (silence, no or anything unclear denies)."""
+    ask: bool = True
+    """false: tools that need approval are denied without asking (the behaviour before voice approval)."""
+    deny: list[str] = Field(default_factory=list)
+    """Tool names always denied without asking (whatever require_approval says)."""
 
     @model_validator(mode="after")
     def _auth(self) -> McpRemoteServer:

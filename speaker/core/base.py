@@ -18,6 +18,7 @@ from speaker.core.actions import (
     StopPlayback,
 )
 from speaker.core.announce import shown
+from speaker.core.approval import McpQuestion
 from speaker.core.config import CoreConfig
 from speaker.core.duplex import Duplex
 from speaker.core.feedback import Feedback, Ring
@@ -39,7 +40,8 @@ class McpApprovals(Protocol):
 
     def reset(self) -> None: ...
 
-    def handle(self, event: rt.McpEvent) -> dict[str, Any] | None: ...
+    def handle(self, event: rt.McpEvent) -> dict[str, Any] | McpQuestion | None:
+        """The client event that answers (policy), a question for the user (``approval``), or None."""
 
 
 class CoreBase:

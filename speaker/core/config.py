@@ -76,3 +76,6 @@ class CoreConfig:
     memory_s: float = 300.0
     """``conversation.memory_s``: a session opened this soon after the last one closed starts with a
     summary of the earlier exchange (0: nothing outlives a session; see ``speaker.core.memory``)."""
+    mcp_asks: bool = False
+    """Some remote MCP server's tools are approved by the user's spoken yes (``speaker.core.approval``):
+    sessions need input transcription."""

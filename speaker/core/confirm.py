@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from speaker.core import approval, wire
 from speaker.core import outputs as O
-from speaker.core import wire
 from speaker.core.actions import SendEvent
 from speaker.core.base import CoreBase, McpApprovals, Step
 from speaker.core.config import CoreConfig
@@ -77,6 +77,8 @@ class Pending:
     window: bool = False
     answer_by: float | None = None
     """When the answer's transcript must have come (else: no)."""
+    mcp: approval.McpQuestion | None = None
+    """A remote MCP server's approval request instead of a function call (``speaker.core.approval``)."""
 
 
 def question_create(name: str, arguments: str, question: str | None) -> dict[str, Any]:
@@ -103,7 +105,7 @@ class ConfirmHandling(CoreBase):
     @property
     def _confirm_transcribe(self) -> bool:
         """Sessions need input transcription: the answer is read from it."""
-        return bool(self.cfg.confirm_tools)
+        return bool(self.cfg.confirm_tools) or self.cfg.mcp_asks
 
     def _confirm_holds_call(self, call_id: str, name: str, arguments: str, out: list[Step]) -> bool:
         """A call of a confirm tool: held (not run) until the user's yes."""
@@ -118,6 +120,19 @@ class ConfirmHandling(CoreBase):
         out.append(O.Note(f"{name} needs a spoken yes: asking first (nothing runs before)"))
         return True
 
+    def _confirm_holds_mcp(self, question: approval.McpQuestion, now: float, out: list[Step]) -> None:
+        """A remote MCP approval request the policy leaves to the user: asked like a confirm tool."""
+        pending = self._confirm
+        if pending is not None and pending.call_id == question.request_id:
+            return
+        if pending is not None:
+            self._not_confirmed(pending, "another confirmation was already pending", out)
+        self._confirm = Pending(question.request_id, question.name, question.arguments, None, mcp=question)
+        out.append(O.Note(f"{question.name} needs approval: asking the user first (nothing runs before)"))
+        if self._gate.active is None and self._session_open and self.phase in (Phase.THINKING, Phase.SPEAKING,
+                                                                          Phase.FOLLOW_UP, Phase.OPEN):
+            self._confirm_ask(now, out)  # the request came after its response ended: ask now
+
     def _confirm_ask(self, now: float, out: list[Step]) -> bool:
         """At the end of a response (no other tool pending): ask the held call's question."""
         pending = self._confirm
@@ -125,7 +140,8 @@ class ConfirmHandling(CoreBase):
             return False
         if pending.stage == "new":
             pending.stage = "asking"
-            out.append(SendEvent(question_create(pending.name, pending.arguments, pending.question)))
+            out.append(SendEvent(approval.question_create(pending.mcp) if pending.mcp is not None
+                                 else question_create(pending.name, pending.arguments, pending.question)))
             playing = self._playback.playing
             self._expect_response(now)
             if playing:
@@ -159,15 +175,24 @@ class ConfirmHandling(CoreBase):
         if verdict(answer, self.cfg.confirm_language):
             out.append(O.Note(f"{pending.name}: the user said yes ({answer!r}); running it"))
             self._confirmed.add(pending.call_id)
-            self._start_tool(pending.call_id, pending.name, pending.arguments, now, out)
-            return
-        self._not_confirmed(pending, f"the user answered {answer!r}" if answer else "no answer was heard", out)
+            if pending.mcp is None:
+                self._start_tool(pending.call_id, pending.name, pending.arguments, now, out)
+                return
+            out.append(SendEvent(approval.approval_response(pending.mcp, True)))  # the service runs it
+        else:
+            self._not_confirmed(pending, f"the user answered {answer!r}" if answer else "no answer was heard",
+                                out)
         if self._gate.active is not None or self._gate.cancelled:
             self._gate.need_response = True
         else:
             self._send_response_create(now, out)
 
     def _not_confirmed(self, pending: Pending, why: str, out: list[Step]) -> None:
+        if pending.mcp is not None:
+            out.append(O.Note(f"{pending.name} not approved: {why}; the service runs nothing"))
+            if self._session_open:
+                out.append(SendEvent(approval.approval_response(pending.mcp, False, approval.denied_reason(why))))
+            return
         output = json.dumps({"ok": False, "error": f"not done: the user did not confirm ({why}). Nothing was "
                                                    "changed; tell the user so briefly."})
         out.append(O.Note(f"{pending.name} not confirmed: {why}; nothing ran"))

@@ -10,6 +10,7 @@ from speaker.core.actions import (
     RunTool,
     SendEvent,
 )
+from speaker.core.approval import McpQuestion
 from speaker.core.base import Step
 from speaker.core.confirm import ConfirmHandling
 from speaker.core.memory import MemoryHandling
@@ -64,7 +65,9 @@ class ReplyHandling(ConfirmHandling, MemoryHandling):
                 self._on_server_error(ev, code, message, now, out)
             case rt.McpEvent() if self._mcp is not None:
                 reply = self._mcp.handle(ev)
-                if reply is not None:
+                if isinstance(reply, McpQuestion):
+                    self._confirm_holds_mcp(reply, now, out)  # asked by voice (``approval``)
+                elif reply is not None:
                     out.append(SendEvent(reply))
             case _:
                 pass

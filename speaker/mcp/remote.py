@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from speaker.config.schema import McpRemoteServer, McpSettings
+from speaker.core.approval import McpQuestion
 from speaker.errors import SecretError
 from speaker.realtime import events as rt
 from speaker.realtime.events import McpEvent
@@ -21,7 +22,7 @@ from speaker.realtime.events import McpEvent
 log = logging.getLogger(__name__)
 
 REDACTED = "***"
-APPROVAL_DENIED_REASON = "approval by voice is not supported yet"
+APPROVAL_DENIED_REASON = "denied by the speaker's configuration (no voice approval for this tool)"
 
 # item types (GA)
 ITEM_LIST_TOOLS = "mcp_list_tools"
@@ -74,10 +75,14 @@ def require_approval(server: McpRemoteServer) -> str | dict[str, Any]:
 
     ``never``/``always`` pass through; a list of names becomes the filter object
     ``{"always": {"tool_names": [...]}, "never": {"tool_names": [...]}}`` where ``never`` lists the
-    other allowed tools (only known when ``allowed_tools`` is set). An empty list means ``never``."""
+    other allowed tools (only known when ``allowed_tools`` is set). An empty list means ``never``.
+    The ``deny`` tools always need approval (the speaker then denies them without asking)."""
     policy = server.require_approval
+    if policy == "never" and server.deny:
+        policy = []
     if isinstance(policy, str):
         return policy
+    policy = list(dict.fromkeys([*policy, *server.deny]))
     if not policy:
         return "never"
     approval: dict[str, Any] = {"always": {"tool_names": list(policy)}}
@@ -121,13 +126,17 @@ class McpEventHandler:
     did and answers approval requests.
 
     ``handle`` returns the client event to send (a ``conversation.item.create`` with an
-    ``mcp_approval_response``) or None. Policy per server label, from the YAML: ``never`` approves,
-    ``always`` and the listed tool names are denied with ``APPROVAL_DENIED_REASON`` (there is no way
-    to ask the user by voice yet), unlisted tools are approved. Each request is answered once even
-    though it is seen both as ``response.output_item.done`` and ``conversation.item.done``.
+    ``mcp_approval_response``), a ``McpQuestion`` for the user, or None. Policy per server label, from
+    the YAML (``decision``): ``never`` and unlisted tools are approved at once; ``always`` and the
+    listed tool names are asked by voice (``speaker.core.approval``: the core answers from the user's
+    transcribed yes or no); ``deny`` tools, and with ``ask: false`` every tool that needs approval, are
+    denied at once with ``APPROVAL_DENIED_REASON``; an unknown server is denied. Each request is
+    answered once even though it is seen both as ``response.output_item.done`` and
+    ``conversation.item.done``.
 
-    The protocol does not say whether the server resumes by itself after an approval response; if no
-    ``response.created`` follows, the caller should send ``response.create``."""
+    The protocol does not say whether the server resumes by itself after an approval response; the
+    core sends a ``response.create`` after an asked one (the question's response ended the original
+    one; a refusal because the service already resumed is benign)."""
 
     def __init__(self, settings: McpSettings) -> None:
         self._servers = {server.label: server for server in settings.remote}
@@ -144,8 +153,9 @@ class McpEventHandler:
         self._list_labels.clear()
         self.tools_listed.clear()
 
-    def handle(self, event: McpEvent) -> dict[str, Any] | None:
-        """Log the event; return the client event to send for an approval request, else None."""
+    def handle(self, event: McpEvent) -> dict[str, Any] | McpQuestion | None:
+        """Log the event; for an approval request return the client event to send or the question to
+        ask the user, else None."""
         item = event.item or {}
         match event.type:
             case rt.MCP_LIST_COMPLETED:
@@ -163,18 +173,26 @@ class McpEventHandler:
         return None
 
     def approval_policy(self, label: str, tool: str) -> bool:
-        """True to approve a call of ``tool`` on the server ``label``."""
-        server = self._servers.get(label)
-        if server is None:
-            return False
-        policy = server.require_approval
-        if policy == "never":
-            return True
-        if policy == "always":
-            return False
-        return tool not in policy
+        """True to approve a call of ``tool`` on the server ``label`` without asking anyone."""
+        return self.decision(label, tool) == "approve"
 
-    def _item(self, item: dict[str, Any]) -> dict[str, Any] | None:
+    @staticmethod
+    def asks(server: McpRemoteServer) -> bool:
+        """Whether some tool of ``server`` may be approved by voice (then sessions transcribe the user)."""
+        policy = server.require_approval
+        return server.ask and (policy == "always" or (isinstance(policy, list) and bool(policy)))
+
+    def decision(self, label: str, tool: str) -> str:
+        """``approve``, ``ask`` (the user, by voice) or ``deny``, for ``tool`` on the server ``label``."""
+        server = self._servers.get(label)
+        if server is None or tool in server.deny:
+            return "deny"
+        policy = server.require_approval
+        if policy == "never" or (isinstance(policy, list) and tool not in policy):
+            return "approve"
+        return "ask" if server.ask else "deny"
+
+    def _item(self, item: dict[str, Any]) -> dict[str, Any] | McpQuestion | None:
         kind = item.get("type")
         if kind == ITEM_LIST_TOOLS:
             self._listed(item)
@@ -228,7 +246,7 @@ class McpEventHandler:
         elif item.get("output") is not None:
             log.info("remote MCP call %s.%s ok: %s", label, name, _clip(str(item["output"]), 200))
 
-    def _approval(self, item: dict[str, Any]) -> dict[str, Any] | None:
+    def _approval(self, item: dict[str, Any]) -> dict[str, Any] | McpQuestion | None:
         request_id = item.get("id")
         if not isinstance(request_id, str) or not request_id:
             log.warning("remote MCP approval request without an id; ignored")
@@ -238,11 +256,18 @@ class McpEventHandler:
         self._answered.add(request_id)
         label = str(item.get("server_label") or "")
         tool = str(item.get("name") or "")
-        approve = self.approval_policy(label, tool)
+        # own id, kept short: client item ids are limited to 32 characters
+        answer_id = "mcpa_" + uuid.uuid4().hex[:24]
+        decision = self.decision(label, tool)
+        if decision == "ask":
+            arguments = item.get("arguments")
+            log.info("remote MCP approval request %s.%s: asking the user", label, tool)
+            return McpQuestion(request_id, label, tool, arguments if isinstance(arguments, str) else "{}",
+                               answer_id)
+        approve = decision == "approve"
         response: dict[str, Any] = {
             "type": ITEM_APPROVAL_RESPONSE,
-            # own id, kept short: client item ids are limited to 32 characters
-            "id": "mcpa_" + uuid.uuid4().hex[:24],
+            "id": answer_id,
             "approval_request_id": request_id,
             "approve": approve,
         }

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from speaker.config.schema import McpSettings
+from speaker.core.approval import McpQuestion
 from speaker.mcp.remote import (
     APPROVAL_DENIED_REASON,
     McpEventHandler,
@@ -44,6 +45,7 @@ def settings(key_file: Path | None = None, **extra: Any) -> McpSettings:
          "headers": {"X-Api-Key": {"file": str(key_file)}} if key_file else {}},
         {"label": "shop", "url": "https://shop.example.com/mcp", "require_approval": "always"},
     ]
+    remote += extra.pop("more", [])
     return McpSettings.model_validate({"remote": remote, **extra})
 
 
@@ -143,21 +145,29 @@ def _approval_request(label: str, tool: str, request_id: str) -> list[McpEvent]:
     ]
 
 
-def _answers(handler: McpEventHandler, events: list[McpEvent]) -> list[dict[str, Any]]:
+def _answers(handler: McpEventHandler, events: list[McpEvent]) -> list[dict[str, Any] | McpQuestion]:
     return [out for ev in events if (out := handler.handle(ev)) is not None]
+
+
+NO_VOICE = [
+    {"label": "vault", "url": "https://vault.example.com/mcp", "require_approval": "always", "ask": False},
+    {"label": "garden", "url": "https://garden.example.com/mcp", "deny": ["flood"]},
+]
 
 
 @pytest.mark.parametrize(("label", "tool", "approve"), [
     ("weather", "forecast", True),         # policy 'never'
-    ("shop", "buy", False),                # policy 'always'
-    ("calendar", "add_event", False),      # listed as needing approval
     ("calendar", "list_events", True),     # not listed
+    ("vault", "open", False),              # needs approval, ask: false
+    ("garden", "flood", False),            # deny list
+    ("garden", "water", True),             # not on the deny list
 ])
 def test_approval_requests_are_answered_by_policy(secrets: Path, label: str, tool: str, approve: bool) -> None:
-    handler = McpEventHandler(settings(secrets))
+    handler = McpEventHandler(settings(secrets, more=NO_VOICE))
     answers = _answers(handler, _approval_request(label, tool, "mcpr_abc"))
     assert len(answers) == 1, "seen twice (output item and conversation item), answered once"
     event = answers[0]
+    assert isinstance(event, dict)
     validate.validate_client_event(event)
     item = event["item"]
     expected: dict[str, Any] = {"type": "mcp_approval_response", "id": item["id"],
@@ -168,9 +178,33 @@ def test_approval_requests_are_answered_by_policy(secrets: Path, label: str, too
     assert item["id"].startswith("mcpa_") and len(item["id"]) <= 32 and item["id"] != "mcpr_abc"
 
 
+@pytest.mark.parametrize(("label", "tool"), [
+    ("shop", "buy"),                       # policy 'always'
+    ("calendar", "add_event"),             # listed as needing approval
+])
+def test_tools_that_need_approval_are_asked_by_voice(secrets: Path, label: str, tool: str) -> None:
+    handler = McpEventHandler(settings(secrets, more=NO_VOICE))
+    answers = _answers(handler, _approval_request(label, tool, "mcpr_abc"))
+    assert len(answers) == 1, "seen twice (output item and conversation item), asked once"
+    question = answers[0]
+    assert isinstance(question, McpQuestion)
+    assert (question.request_id, question.server_label, question.tool) == ("mcpr_abc", label, tool)
+    assert question.answer_id.startswith("mcpa_") and len(question.answer_id) <= 32
+
+
+def test_the_deny_list_needs_approval_on_the_wire_and_voice_is_only_where_asked(secrets: Path) -> None:
+    s = settings(secrets, more=NO_VOICE)
+    tools = {t["server_label"]: t for t in session_mcp_tools(s)}
+    assert tools["garden"]["require_approval"] == {"always": {"tool_names": ["flood"]}}
+    validate.validate_session_update(session_with(list(tools.values())))
+    assert {r.label: McpEventHandler.asks(r) for r in s.remote} == {
+        "calendar": True, "weather": False, "shop": True, "vault": False, "garden": False}
+
+
 def test_unknown_server_is_denied_and_reset_forgets_answers(secrets: Path) -> None:
     handler = McpEventHandler(settings(secrets))
     [event] = _answers(handler, _approval_request("stranger", "x", "mcpr_9"))
+    assert isinstance(event, dict)
     assert event["item"]["approve"] is False and "unknown MCP server" in event["item"]["reason"]
     assert _answers(handler, _approval_request("stranger", "x", "mcpr_9")) == []
     handler.reset()
