@@ -170,7 +170,7 @@ class _VadSpy:
     def vad_enabled(self, value: bool) -> None:
         self._inner.vad_enabled = value
 
-    def process(self, frame: bytes) -> list[Any]:
+    def process(self, frame: bytes, ear: bytes | None = None) -> list[Any]:
         events = self._inner.process(frame)
         for event in events:
             self._probe.vad(event)

@@ -59,7 +59,7 @@ class FrontEndLike(Protocol):
     wake_enabled: bool
     vad_enabled: bool
 
-    def process(self, frame: bytes) -> list[Any]: ...
+    def process(self, frame: bytes, ear: bytes | None = None) -> list[Any]: ...
 
     def reset_vad(self) -> None: ...
 
@@ -90,6 +90,8 @@ class EchoProbe(Protocol):
     """The echo chain as the core learns of it (``speaker.aec.probe``)."""
 
     def levels(self) -> EchoLevels | None: ...
+
+    def ear(self) -> bytes | None: ...
 
     def status(self) -> EchoStatus: ...
 
@@ -208,7 +210,7 @@ class Runner:
             event = await self.inbox.get()
             self._handle(event)
             if isinstance(event, MicFrame):
-                self._listen(event.pcm)
+                self._listen(event.pcm, event.ear)
             elif isinstance(event, Tick):
                 self._ping_watchdog()
             if self._input_ended and self.inbox.empty() and self.core.quiet:
@@ -223,9 +225,11 @@ class Runner:
             for obs in self.observers:
                 obs.observe(step, now)
 
-    def _listen(self, frame: bytes) -> None:
+    def _listen(self, frame: bytes, ear: bytes | None) -> None:
         """The frame just handled goes through the wake word and the VAD, as the core set them."""
-        for ev in self.frontend.process(bytes(len(frame)) if self._blank else frame):
+        if self._blank:
+            frame, ear = bytes(len(frame)), None
+        for ev in self.frontend.process(frame, ear):
             self._handle(Wake(ev.model, ev.score, ev.t) if isinstance(ev, WakeDetected) else ev)
 
     # ------------------------------------------------------------------ sources
@@ -237,8 +241,8 @@ class Runner:
         async with source:
             async for frame in source.frames():
                 self._stream_bytes += len(frame)
-                levels = echo.levels() if echo is not None else None
-                self._post(MicFrame(frame, (self._stream_bytes // 2) / 16000, self.sink.played_ms, levels))
+                levels, ear = (echo.levels(), echo.ear()) if echo is not None else (None, None)
+                self._post(MicFrame(frame, (self._stream_bytes // 2) / 16000, self.sink.played_ms, levels, ear))
                 if echo is not None and self._stream_bytes % STATUS_EVERY < len(frame):
                     self._post(echo.status())  # the echo monitor's verdict, once a second of audio
         log.info("audio input ended")

@@ -47,7 +47,7 @@ class FakeFrontEnd:
     def time(self) -> float:
         return self.n / 100
 
-    def process(self, frame: bytes) -> list[Any]:
+    def process(self, frame: bytes, ear: bytes | None = None) -> list[Any]:
         """The wake word at block ``wake_at``, then half a second of speech."""
         self.n += 1
         if self.n == self.wake_at:

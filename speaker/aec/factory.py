@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from speaker.aec.delay import DelayEstimator
 from speaker.aec.framing import FramedCanceller
+from speaker.aec.linear import LinearEar
 from speaker.aec.monitor import EchoMonitor
 from speaker.aec.passthrough import PassThroughCanceller, external_canceller_in_chain
 from speaker.aec.reference import CancellingSource, ReferenceTap
@@ -23,6 +24,9 @@ class EchoChain:
     monitor: EchoMonitor
     estimator: DelayEstimator | None
     """None when the delay is configured (``echo.delay_ms``) or nothing is cancelled."""
+    ear: LinearEar | None
+    """What the wake word hears (the microphone minus a linear echo estimate); None where nothing
+    is cancelled in the daemon (the wake word hears the microphone as it is)."""
     why: str
     """One line for the log: what cancels the echo."""
 
@@ -41,6 +45,7 @@ def build_echo_chain(settings: EchoSettings, *, input_device: str | int | None =
         settings.external == "auto" and isinstance(input_device, str) and external_canceller_in_chain(input_device))
     canceller: FramedCanceller
     estimator = None
+    ear = None
     if not settings.enabled:
         canceller, why = PassThroughCanceller(), "echo cancellation is off (echo.enabled: false)"
     elif external:
@@ -55,7 +60,9 @@ def build_echo_chain(settings: EchoSettings, *, input_device: str | int | None =
         if settings.delay_ms is None:
             estimator = DelayEstimator(on_estimate=canceller.set_delay_ms)
             canceller.observers.append(estimator)
-    monitor = EchoMonitor(settings)
+        ear = LinearEar()
+        canceller.observers.append(ear)  # before the monitor: it reads the ear's output of the frame
+    monitor = EchoMonitor(settings, ear=ear)
     canceller.observers.append(monitor)
     log.info("%s", why)
-    return EchoChain(canceller, monitor, estimator, why)
+    return EchoChain(canceller, monitor, estimator, ear, why)

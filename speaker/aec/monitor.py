@@ -7,10 +7,13 @@ and the room's reverberation) and the microphone hears it (above ``AUDIBLE_DBFS`
 100 ms blocks; the figure is the median of the blocks in the last ``window_s``, so a few blocks of
 the user talking over the reply (which lower a block's ERLE) do not flip the verdict.
 
-**Safe** means: at least ``min_measured_s`` of such audio measured and the median ERLE is at least
+**Safe** means: at least ``min_measured_s`` of such audio measured, the median ERLE is at least
 ``erle_min_db`` (default 25 dB: the residual of a reply at normal volume then sits at the noise floor
-of a quiet room, below what webrtcvad calls speech). Unsafe, or not measured yet, means the core
-keeps half duplex (barge-in by wake word only)."""
+of a quiet room, below what webrtcvad calls speech), and the linear filter's median ERLE (the wake
+word's ear, :mod:`speaker.aec.linear`) is at least ``linear_min_db``. The second figure keeps AEC3
+honest: its suppressor can make an echo it does not cancel look removed (a reference that reaches it
+after its echo: a sound card that reports its played position late), a linear filter cannot.
+Unsafe, or not measured yet, means the core keeps half duplex (barge-in by wake word only)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from speaker.aec.linear import LinearEar
 from speaker.aec.port import FRAME_MS, FRAME_SAMPLES
 from speaker.config.echo import EchoSettings
 
@@ -46,23 +50,34 @@ class EchoReport:
     erl_db: float | None = None
     """Median echo path gain (microphone over reference, dB) while the speaker plays: how loud our
     own voice comes back (the guard of speech barge-in expects that much echo)."""
+    linear_erle_db: float | None = None
+    """Median ERLE of the linear filter alone (None: no linear filter)."""
 
     def as_dict(self) -> dict[str, object]:
-        return {"erle_db": None if self.erle_db is None else round(self.erle_db, 1),
+        return {"erle_db": _round(self.erle_db), "linear_erle_db": _round(self.linear_erle_db),
                 "measured_s": round(self.measured_s, 2), "safe": self.safe, "reason": self.reason}
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 1)
 
 
 class EchoMonitor:
     """A frame observer (see :class:`speaker.aec.framing.FramedCanceller`); :meth:`report` says the
     current figure and verdict. Costs a few dot products per 10 ms frame."""
 
-    def __init__(self, settings: EchoSettings | None = None) -> None:
+    def __init__(self, settings: EchoSettings | None = None, *, ear: LinearEar | None = None) -> None:
         settings = settings or EchoSettings()
+        self.ear = ear
+        """The linear filter, observed before this monitor on every frame (its ``last`` is this frame's)."""
         self.erle_min_db = settings.erle_min_db
+        self.linear_min_db = settings.linear_min_db
         self.min_measured_s = settings.min_measured_s
         self._blocks: deque[float] = deque(maxlen=max(1, round(settings.monitor_window_s * 1000 / (
             FRAME_MS * BLOCK_FRAMES))))
         self._erl: deque[float] = deque(maxlen=self._blocks.maxlen)
+        self._linear: deque[float] = deque(maxlen=self._blocks.maxlen)
+        self._lin_sum = 0.0
         self._ref_sum = 0.0
         self._hold = 0
         self._mic_sum = 0.0
@@ -90,12 +105,17 @@ class EchoMonitor:
         self._mic_sum += e_mic
         self._out_sum += float(o @ o)
         self._ref_sum += e_ref
+        if self.ear is not None:
+            lin = self.ear.last
+            self._lin_sum += float(lin @ lin)
         self._count += 1
         if self._count == BLOCK_FRAMES:
             self._blocks.append(10 * np.log10(self._mic_sum / max(self._out_sum, 1.0)))
             self._erl.append(10 * np.log10(self._mic_sum / max(self._ref_sum, 1.0)))
+            if self.ear is not None:
+                self._linear.append(10 * np.log10(self._mic_sum / max(self._lin_sum, 1.0)))
             self.total_blocks += 1
-            self._mic_sum = self._out_sum = self._ref_sum = 0.0
+            self._mic_sum = self._out_sum = self._ref_sum = self._lin_sum = 0.0
             self._count = 0
 
     def report(self) -> EchoReport:
@@ -104,16 +124,25 @@ class EchoMonitor:
             return EchoReport(None, 0.0, False, "no echo measured yet")
         erle = float(np.median(self._blocks))
         erl = float(np.median(self._erl))
+        linear = float(np.median(self._linear)) if self._linear else None
+
+        def verdict(safe: bool, reason: str) -> EchoReport:
+            return EchoReport(erle, measured, safe, reason, erl, linear)
+
         if measured < self.min_measured_s:
-            return EchoReport(erle, measured, False, f"only {measured:.1f} s of echo measured "
-                              f"(needs {self.min_measured_s:g} s)", erl)
+            return verdict(False, f"only {measured:.1f} s of echo measured (needs {self.min_measured_s:g} s)")
         if erle < self.erle_min_db:
-            return EchoReport(erle, measured, False, f"echo reduced by {erle:.1f} dB, below {self.erle_min_db:g} dB",
-                              erl)
-        return EchoReport(erle, measured, True, f"echo reduced by {erle:.1f} dB", erl)
+            return verdict(False, f"echo reduced by {erle:.1f} dB, below {self.erle_min_db:g} dB")
+        if linear is not None and linear < self.linear_min_db:
+            return verdict(False, f"echo reduced by {erle:.1f} dB, but the played audio predicts only "
+                           f"{linear:.1f} dB of it (needs {self.linear_min_db:g} dB): is the output's played "
+                           "position reported late?")
+        return verdict(True, f"echo reduced by {erle:.1f} dB" + (
+            "" if linear is None else f" ({linear:.1f} dB by the linear filter)"))
 
     def reset(self) -> None:
         self._blocks.clear()
         self._erl.clear()
+        self._linear.clear()
         self._hold = self._count = 0
-        self._mic_sum = self._out_sum = self._ref_sum = 0.0
+        self._mic_sum = self._out_sum = self._ref_sum = self._lin_sum = 0.0

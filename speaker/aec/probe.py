@@ -62,6 +62,12 @@ class EchoProbe:
         """The frames cancelled since the last call (the runner calls it once per microphone frame)."""
         return self._meter.take() if self._meter is not None else None
 
+    def ear(self) -> bytes | None:
+        """What the wake word hears of the frames cancelled since the last call (None: the frames
+        themselves)."""
+        ear = self._chain.ear if self._chain is not None else None
+        return ear.take() if ear is not None else None
+
     def status(self) -> EchoStatus:
         if self._chain is None or not self._chain.canceller.active:
             return EchoStatus(False, None, self._why)

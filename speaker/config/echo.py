@@ -13,7 +13,9 @@ from speaker.config.section import Section
 
 class EchoSettings(Section):
     """Cancelling the speaker's own voice in the microphone signal, with what the daemon plays as
-    the reference. Every frame the wake word, the VAD and the uplink see is echo-cancelled."""
+    the reference. Every frame the VAD and the uplink see is echo-cancelled by AEC3; the wake word
+    hears the same microphone with the echo removed by a linear filter only (AEC3's suppressor would
+    silence a wake word said over the reply)."""
 
     enabled: bool = True
     """Cancel echo in the daemon (false: the microphone passes through untouched, half duplex)."""
@@ -32,6 +34,10 @@ class EchoSettings(Section):
     erle_min_db: float = Field(default=25.0, ge=10.0, le=60.0)
     """Echo reduction (ERLE) below which speech barge-in is unsafe and the speaker falls back to
     half duplex. 25 dB puts a reply at normal volume under the noise floor of a quiet room."""
+    linear_min_db: float = Field(default=6.0, ge=0.0, le=40.0)
+    """Echo reduction the linear filter (the wake word's ear) must reach too before speech barge-in is
+    safe: proof that what the daemon plays predicts the echo. A reference reported late cannot be
+    cancelled linearly, however quiet AEC3's suppressor makes the echo look."""
     monitor_window_s: float = Field(default=3.0, ge=1.0, le=60.0)
     """Seconds of recent reply audio the echo monitor judges the ERLE over (the median of 100 ms
     blocks, so a few blocks of the user talking over the reply do not count)."""

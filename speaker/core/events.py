@@ -22,6 +22,10 @@ class MicFrame:
     played_ms: float = 0.0
     echo: EchoLevels | None = None
     """The echo canceller's levels for this frame (None: nothing cancels echo in the daemon)."""
+    ear: bytes | None = None
+    """What the wake word hears of this frame: the microphone with the echo removed by a linear
+    filter only (None: ``pcm`` itself). Carried for the runner, which feeds the wake word after the
+    core has handled the frame; the core does not read it."""
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,10 @@ class FrontEnd:
         """Stream seconds of audio processed."""
         return (self._bytes // 2) / MIC.rate
 
-    def process(self, frame: bytes) -> list[FrontEndEvent]:
-        """Take one frame (any length, normally ``block_ms``); return the events it completed."""
+    def process(self, frame: bytes, ear: bytes | None = None) -> list[FrontEndEvent]:
+        """Take one frame (any length, normally ``block_ms``); return the events it completed.
+        ``ear`` is what the wake word hears of it instead, where that differs (the echo removed by
+        a linear filter only, :mod:`speaker.aec.linear`); the VAD always hears ``frame``."""
         self._bytes += len(frame)
         events: list[FrontEndEvent] = []
         wake = self.wake
@@ -47,7 +49,7 @@ class FrontEnd:
             if not self._wake_fed:
                 wake.reset()
                 self._wake_fed = True
-            detections = wake.process(frame)
+            detections = wake.process(frame if ear is None else ear)
             if detections:
                 now = self.time  # engines stamp detections with the end of the chunk that fired
                 events.extend(replace(d, t=now) for d in detections)

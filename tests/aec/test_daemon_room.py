@@ -50,16 +50,18 @@ async def test_speech_6_db_below_the_echo_stops_the_reply_and_reaches_the_sessio
     print(f"speech onset -> playback cut: {1000 * (cuts[0] - said_at - 0.05):.0f} ms of audio")
 
 
-@pytest.mark.xfail(strict=True, reason="not solved: AEC3 suppresses the espeak 'hey jarvis' under the echo "
-                   "(score 0.2 vs 0.65 in silence, even with the reply ducked 20 dB once the VAD hears it)")
-async def test_the_wake_word_said_over_the_reply_is_heard(tmp_path: Path) -> None:
+@pytest.mark.parametrize("at_ms", [2500, 4000, 7000])
+async def test_the_wake_word_said_over_the_reply_is_heard(tmp_path: Path, at_ms: int) -> None:
+    """6 dB below the echo, early and late in the reply: the wake word hears the microphone through
+    the linear filter only (AEC3's suppressor silenced it: scores of 0.2 against 0.65 in silence)."""
     wake, _ = speech_part("hey_jarvis")
     run = await run_in_room(tmp_path, barge_in="wake",
-                            say=[(scale_to(wake, echo_rms() * 10 ** (-6 / 20)), 4000)])
+                            say=[(scale_to(wake, echo_rms() * 10 ** (-6 / 20)), at_ms)])
     heard = run.outputs(O.WakeHeard)
     assert len(heard) == 2 and heard[1][0] > run.loop.started[0]
     assert len(run.outputs(O.Interrupted)) == 1
-    assert [a.on for _, a in run.outputs(A.Duck)][:1] == [True]  # lowered while it was said
+    if at_ms >= 4000:  # by then the echo is measured as cancelled: the reply is lowered while it is said
+        assert [a.on for _, a in run.outputs(A.Duck)][:1] == [True]
 
 
 async def test_half_duplex_when_echo_cancellation_is_off(tmp_path: Path) -> None:
@@ -73,8 +75,6 @@ async def test_half_duplex_when_echo_cancellation_is_off(tmp_path: Path) -> None
     assert run.uploaded_after("input_audio_buffer.commit") == 0.0
 
 
-@pytest.mark.xfail(strict=True, reason="not solved: with a reference 1 s late the monitor and the delay estimator "
-                   "are fooled by the repetitive reply (AEC3's suppressor gates the echo) and the echo interrupts")
 async def test_a_late_reference_never_makes_it_interrupt_itself(tmp_path: Path) -> None:
     """A sound card that reports its played position a second late: the reference reaches the canceller
     after its echo. The echo monitor is fooled part of the time (AEC3's suppressor gates the echo, so

@@ -41,7 +41,7 @@ class RecordingFrontEnd:
     def time(self) -> float:
         return len(self.frames) * 0.01
 
-    def process(self, frame: bytes) -> list[Any]:
+    def process(self, frame: bytes, ear: bytes | None = None) -> list[Any]:
         self.frames.append(frame)
         return []
 
