@@ -4,7 +4,8 @@ The reply is the emulator's voice (bundled clips, 24 kHz) played into a room wit
 delay, the echo at -6 dB re the played signal. Printed: ERLE after convergence, convergence time,
 CPU seconds per audio second of the canceller and of the wake word engine (hey_jarvis,
 openWakeWord, as a stand-in for what a Raspberry Pi can afford), and how often the wake word in the
-bundled demo recording is detected over the reply (cancelled and not) against in silence."""
+bundled demo recording is detected over the reply (through the wake word's ear, the linear filter of
+``speaker.aec.linear``; through AEC3; not cancelled) against in silence."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from speaker.aec.linear import LinearEar
+from speaker.aec.passthrough import PassThroughCanceller
 from speaker.aec.room import Room, RoomSpec, active_rms, to_int16
 from speaker.aec.webrtc import WebRtcCanceller
 from speaker.audio.format import MIC, REALTIME
@@ -51,6 +54,35 @@ def cancel(mic: np.ndarray, far: np.ndarray, *, noise_suppression: bool = True) 
     return out, time.process_time() - start
 
 
+def linear(mic: np.ndarray, far: np.ndarray) -> tuple[np.ndarray, float]:
+    """What the wake word hears (the linear filter's output, fed as the daemon feeds it) and the CPU
+    seconds it took."""
+    canceller = PassThroughCanceller()
+    ear = LinearEar()
+    canceller.observers.append(ear)
+    start = time.process_time()
+    for i in range(0, len(mic) - 159, 160):
+        canceller.add_reference(far[i * 3 // 2:(i + 160) * 3 // 2].tobytes())
+        canceller.process(mic[i:i + 160].tobytes())
+    cpu = time.process_time() - start
+    out = np.frombuffer(ear.take(), dtype="<i2")
+    return np.concatenate([out, mic[len(out):]]), cpu
+
+
+def _erle_blocks(mic: np.ndarray, out: np.ndarray) -> list[float]:
+    hop = round(BLOCK_S * MIC.rate)
+    blocks = []
+    for i in range(0, len(mic) - hop + 1, hop):
+        m, o = mic[i:i + hop].astype(np.float64), out[i:i + hop].astype(np.float64)
+        blocks.append(10 * np.log10(float(m @ m) / max(float(o @ o), 1.0)))
+    return blocks
+
+
+def _settled(mic: np.ndarray, out: np.ndarray, from_s: float = 2.0) -> float:
+    m, o = (x[round(from_s * MIC.rate):].astype(np.float64) for x in (mic, out))
+    return float(10 * np.log10(np.sum(m ** 2) / np.sum(o ** 2)))
+
+
 def main() -> int:
     seconds = 12.0
     room = Room(RoomSpec())
@@ -58,13 +90,10 @@ def main() -> int:
     echo = room.echo(far)
     mic = to_int16(echo + room.noise(len(echo)))
     out, cpu = cancel(mic, far)
-    hop = round(BLOCK_S * MIC.rate)
-    blocks = []
-    for i in range(0, len(mic) - hop + 1, hop):
-        m, o = mic[i:i + hop].astype(np.float64), out[i:i + hop].astype(np.float64)
-        blocks.append(10 * np.log10(float(m @ m) / max(float(o @ o), 1.0)))
-    settled = float(10 * np.log10(np.sum(mic[2 * MIC.rate:].astype(np.float64) ** 2)
-                                  / np.sum(out[2 * MIC.rate:].astype(np.float64) ** 2)))
+    blocks = _erle_blocks(mic, out)
+    settled = _settled(mic, out)
+    ear, ear_cpu = linear(mic, far)
+    ear_blocks = _erle_blocks(mic, ear)
     converged = next((k * BLOCK_S for k in range(len(blocks)) if all(b >= 25 for b in blocks[k:])), None)
     audio_s = len(mic) / MIC.rate
     wake_cpu, rates = _wake(far, room)
@@ -75,12 +104,17 @@ def main() -> int:
     print(f"  AEC CPU-s per audio second:             {cpu / audio_s:.4f}  ({1000 * cpu / (audio_s * 100):.3f} ms "
           "per 10 ms frame: inline on the event loop)")
     print(f"  wake engine CPU-s per audio second:     {wake_cpu:.4f}  (AEC / wake = {cpu / audio_s / wake_cpu:.2f})")
+    print("  the wake word's ear (linear filter only, no suppressor):")
+    print(f"    ERLE from 6 s:                        {_settled(mic, ear, 6.0):.1f} dB")
+    print(f"    ERLE per {BLOCK_S:g} s block:               {' '.join(f'{b:.0f}' for b in ear_blocks)}")
+    print(f"    CPU-s per audio second:               {ear_cpu / audio_s:.4f}  (ear / wake = "
+          f"{ear_cpu / audio_s / wake_cpu:.2f}; nothing is computed while nothing plays)")
     print(f"  wake word in the demo recording, {len(OFFSETS_S)} offsets, near-end 6 dB below the echo:")
     for label, (hit, n) in rates.items():
-        print(f"    {label:<32} {hit}/{n}")
+        print(f"    {label:<36} {hit}/{n}")
     from speaker.aec.bench_duplex import print_duplex
 
-    print_duplex(_asset("demo_input.wav", MIC.rate).astype(np.float64), reply(30.0))
+    print_duplex(_asset("demo_input.wav", MIC.rate).astype(np.float64), reply(120.0))
     return 0
 
 
@@ -90,8 +124,8 @@ def _wake(far: np.ndarray, room: Room) -> tuple[float, dict[str, tuple[int, int]
     engine = build_wake_engine(WakeSettings(), Path.cwd())
     demo = _asset("demo_input.wav", MIC.rate).astype(np.float64)
     wake_part = demo[: 4 * MIC.rate]  # the wake phrase comes first in the demo recording
-    counts = {"in silence": 0, "over the reply, cancelled": 0, "cancelled, no noise suppression": 0,
-              "cancelled, reply ducked 20 dB": 0, "over the reply, not cancelled": 0}
+    counts = {"in silence": 0, "over the reply, the wake word's ear": 0, "over the reply, AEC3": 0,
+              "AEC3, no noise suppression": 0, "AEC3, reply ducked 20 dB": 0, "over the reply, not cancelled": 0}
     spent = 0.0
     audio = 0.0
     for offset in OFFSETS_S:
@@ -111,9 +145,10 @@ def _wake(far: np.ndarray, room: Room) -> tuple[float, dict[str, tuple[int, int]
         ducked_far[round((3.0 + offset + 0.2) * REALTIME.rate):] *= 0.1
         ducked_far = to_int16(ducked_far)
         ducked, _ = cancel(to_int16(room.echo(ducked_far)[: len(near)] + near * gain + noise), ducked_far)
-        for label, signal in (("in silence", quiet), ("over the reply, cancelled", cancelled),
-                              ("cancelled, no noise suppression", plain),
-                              ("cancelled, reply ducked 20 dB", ducked),
+        ear, _ = linear(over, far_part)
+        for label, signal in (("in silence", quiet), ("over the reply, the wake word's ear", ear),
+                              ("over the reply, AEC3", cancelled), ("AEC3, no noise suppression", plain),
+                              ("AEC3, reply ducked 20 dB", ducked),
                               ("over the reply, not cancelled", over)):
             engine.reset()
             start = time.process_time()

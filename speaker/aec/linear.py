@@ -40,8 +40,8 @@ COPY_RATIO = 0.5
 foreground's (3 dB better) and below the microphone's."""
 RESET_RATIO = 8.0
 """The background is reset from the foreground when its error is this many times the foreground's."""
-_SILENT = 1.0
-"""A reference frame with less energy than this (int16 units squared, summed) is silence."""
+_SILENT = FRAME_SAMPLES * (32768 * 10 ** (-80 / 20)) ** 2
+"""A reference frame below -80 dBFS is silence (the resampler's ringing after the reply included)."""
 
 
 class LinearEchoFilter:

@@ -39,6 +39,8 @@ class EchoTestResult:
     safe: bool
     reason: str
     canceller: str
+    linear_erle_db: float | None = None
+    """Echo reduction of the linear filter alone (what the wake word hears during a reply)."""
 
 
 class _Recorder:
@@ -102,8 +104,9 @@ def _result(chain: EchoChain, recorder: _Recorder) -> EchoTestResult:
     if report.erle_db is None and found is None:
         return EchoTestResult(None, None, round(echo_dbfs, 1), True,
                               "no echo reached the microphone: nothing to cancel", name)
+    linear = None if report.linear_erle_db is None else round(report.linear_erle_db, 1)
     return EchoTestResult(delay, None if report.erle_db is None else round(report.erle_db, 1),
-                          round(echo_dbfs, 1), report.safe, report.reason, name)
+                          round(echo_dbfs, 1), report.safe, report.reason, name, linear)
 
 
 def echo_test(loaded: LoadedConfig, args: argparse.Namespace) -> int:
@@ -134,5 +137,7 @@ def echo_test(loaded: LoadedConfig, args: argparse.Namespace) -> int:
         print(f"echo level:       {result.echo_dbfs:.1f} dBFS at the microphone")
         print(f"delay:            {delay}")
         print(f"echo reduction:   {erle}")
+        if result.linear_erle_db is not None:
+            print(f"  linear filter:  {result.linear_erle_db:.1f} dB (what the wake word hears during a reply)")
         print(f"speech barge-in:  {'safe' if result.safe else 'NOT safe'} ({result.reason})")
     return 0 if result.safe else 1

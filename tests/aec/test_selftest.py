@@ -20,6 +20,7 @@ async def test_reports_the_room_delay_and_a_safe_erle() -> None:
     result = await run_echo_test(loop.source, loop.sink, build_echo_chain(EchoSettings()))
     assert result.delay_ms is not None and abs(result.delay_ms - 120) <= 10
     assert result.erle_db is not None and result.erle_db >= 30
+    assert result.linear_erle_db is not None and result.linear_erle_db >= 6  # the wake word's ear cancels too
     assert result.safe
 
 
