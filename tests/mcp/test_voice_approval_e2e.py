@@ -5,14 +5,17 @@ Mosquitto broker (the speaker's events). Only a spoken yes approves; no or silen
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from realtime_emulator import Emulator, McpApprovalSpec, Reply, Script, Turn
+from speaker.config import load_settings
+from speaker.mcp.remote import mcp_tool
 from tests.ha.support import ROOT, message_on
 from tests.helpers.broker import Broker
-from tests.helpers.whole_speaker import KEY, asked_and_answered, whole_speaker
+from tests.helpers.whole_speaker import KEY, asked_and_answered, input_wav, silence, whole_speaker
 from tests.mqtt.fixtures import recorder
 from tests.mqtt.recorder import Recorder
 
@@ -36,6 +39,14 @@ mcp:
     - label: shop
       url: https://shop.example.com/mcp
       require_approval: [order]
+"""
+GARDEN = """\
+mcp:
+  remote:
+    - label: garden
+      url: https://garden.example.com/mcp
+      allowed_tools: [water, flood]
+      deny: [flood]
 """
 
 
@@ -67,3 +78,19 @@ async def test_the_service_runs_the_tool_only_after_a_spoken_yes(
     assert answers[0]["approve"] is approve
     assert len(mcp_calls) == (1 if approve else 0)
     assert emu.violations == [] and emu.events("error", sent=True) == []
+
+
+async def test_the_session_sent_for_a_server_with_a_deny_list_is_the_one_the_mcp_module_builds(
+        broker: Broker, recorder: Recorder, tmp_path: Path) -> None:
+    """The denied tool needs approval on the wire (else the service would run it without asking the
+    speaker, and the deny list would be void), and the session carries exactly speaker.mcp.remote's tool."""
+    quiet = input_wav(tmp_path / "quiet.wav", silence(8))
+    async with Emulator(Script(turns=[Turn(reply=Reply("The garden is dry."))]), api_key=KEY) as emu, \
+            whole_speaker(tmp_path, broker, emu, quiet, language=None, sections=GARDEN):
+        recorder.publish(f"{ROOT}/cmd/start_conversation", json.dumps({"text": "Is the garden dry?"}))
+        update = await emu.wait_for("session.update", timeout=10)
+    sent = [tool for tool in update["session"]["tools"] if tool["type"] == "mcp"]
+    server = load_settings([tmp_path / "speaker.yaml"]).settings.mcp.remote[0]
+    assert sent == [mcp_tool(server)]
+    assert sent[0]["require_approval"] == {"always": {"tool_names": ["flood"]}, "never": {"tool_names": ["water"]}}
+    assert emu.violations == []
