@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import tempfile
 import time
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from speaker.audio.wavfile import read_wav, write_wav
-from speaker.bench_conversation import KEY, KEY_ENV, TimingSink
+from speaker.audio.wavfile import write_wav
+from speaker.bench_conversation import KEY
+from speaker.bench_support import demo_audio, speaker_against_emulator
 from speaker.core import outputs as O
 from speaker.core.conversation import Step
 
@@ -35,31 +34,22 @@ class _Refusals:
 
 async def refusal() -> dict[str, Any]:
     from realtime_emulator import Emulator, Script
-    from speaker.app import assemble
-    from speaker.audio.factory import open_sink
-    from speaker.config import load_settings
 
-    os.environ[KEY_ENV] = KEY
+    probe = _Refusals()
     with tempfile.TemporaryDirectory(prefix="speaker-bench-budget-") as tmp_name:
         tmp = Path(tmp_name)
-        demo = read_wav(Path(str(resources.files("speaker") / "assets" / "demo_input.wav")), 16000)
         wav = tmp / "wake.wav"
-        write_wav(wav, demo[: int(WAKE_INPUT_S * 16000) * 2], 16000)
+        write_wav(wav, demo_audio()[: int(WAKE_INPUT_S * 16000) * 2], 16000)
         today = datetime.now().astimezone().date().isoformat()  # the bench's own clock, not the core's
         (tmp / "device.json").write_text(json.dumps({"cost_date": today, "cost_usd": 0.5,
                                                      "cost_month": today[:7], "cost_month_usd": 0.5}))
         async with Emulator(Script(), api_key=KEY) as emu:
-            config = tmp / "bench.yaml"
-            config.write_text(f"realtime:\n  url: {emu.url}\n  api_key: {{env: {KEY_ENV}}}\n"
-                              "cost:\n  daily_usd: 0.25\n"
-                              f"mqtt:\n  enabled: false\ntools:\n  packs: []\nstate_dir: {tmp}\n")
-            loaded = load_settings([config])
-            probe = _Refusals()
-            async with open_sink(loaded.settings.audio.output, file=tmp / "out.wav") as real_sink:
-                sink = TimingSink(real_sink)
-                async with assemble(loaded, api_key=KEY, input_file=wav, sink=sink, observers=[probe]) as speaker:
-                    await speaker.runner.run(speaker.source)
+            async with speaker_against_emulator(emu.url, KEY, tmp, "cost:\n  daily_usd: 0.25\n", input_file=wav,
+                                                observers=[probe]) as bench:
+                await bench.run()
             connections = emu.connections
+    sink = bench.sink
+    assert sink is not None
     first_write = next((w for w in sink.writes if probe.at and w >= probe.at[0]), None)
     return {
         "refusals": len(probe.at),

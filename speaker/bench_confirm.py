@@ -13,25 +13,18 @@ the VAD's hangover (audio time: ``vad.hangover_ms`` after the last word before t
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import shutil
-import socket
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from speaker.audio.wavfile import read_wav, write_wav
-from speaker.bench_conversation import KEY, KEY_ENV, TimingSink, _cut, _segments
+from speaker.audio.wavfile import write_wav
+from speaker.bench_conversation import KEY
+from speaker.bench_support import demo_request, mosquitto, print_rows, quiet_room, speaker_against_emulator
 from speaker.core import actions as A
 from speaker.core.conversation import Step
 from speaker.listen.events import SpeechEnded, SpeechStarted
-from speaker.runner import FrontEndLike
 
 QUESTION = "Unlock the front door?"
 PAUSE_S = 4.5
@@ -77,88 +70,24 @@ class _Probe:
             case _:
                 pass
 
-
-class _Spy:
-    def __init__(self, inner: FrontEndLike, probe: _Probe) -> None:
-        self._inner = inner
-        self._probe = probe
-
-    @property
-    def wake_enabled(self) -> bool:
-        return self._inner.wake_enabled
-
-    @wake_enabled.setter
-    def wake_enabled(self, value: bool) -> None:
-        self._inner.wake_enabled = value
-
-    @property
-    def vad_enabled(self) -> bool:
-        return self._inner.vad_enabled
-
-    @vad_enabled.setter
-    def vad_enabled(self, value: bool) -> None:
-        self._inner.vad_enabled = value
-
-    def process(self, frame: bytes, ear: bytes | None = None) -> list[Any]:
-        events = self._inner.process(frame)
-        for event in events:
-            if isinstance(event, SpeechStarted | SpeechEnded):
-                kind = "started" if isinstance(event, SpeechStarted) else "ended"
-                self._probe.speech.append((kind, time.monotonic(), event.t))
-        return events
-
-    def reset_vad(self) -> None:
-        self._inner.reset_vad()
-
-
-@contextlib.asynccontextmanager
-async def _broker() -> AsyncIterator[int]:
-    """A Mosquitto broker on a free loopback port (the lock tool publishes over MQTT)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    proc = await asyncio.create_subprocess_exec("mosquitto", "-p", str(port), stdout=asyncio.subprocess.DEVNULL,
-                                                stderr=asyncio.subprocess.DEVNULL)
-    try:
-        async with asyncio.timeout(5):
-            while True:
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", port)
-                except OSError:
-                    await asyncio.sleep(0.05)  # polling a port that is not open yet: no event to wait on
-                    continue
-                writer.close()
-                break
-        yield port
-    finally:
-        proc.terminate()
-        await proc.wait()
+    def heard(self, event: Any) -> None:
+        """A front end event (the bench's window on the VAD)."""
+        if isinstance(event, SpeechStarted | SpeechEnded):
+            kind = "started" if isinstance(event, SpeechStarted) else "ended"
+            self.speech.append((kind, time.monotonic(), event.t))
 
 
 def _input(path: Path) -> None:
-    demo = read_wav(Path(str(resources.files("speaker") / "assets" / "demo_input.wav")), 16000)
-    spans = _segments(demo)
-    if len(spans) < 2:
-        raise RuntimeError("could not find the wake word and the command in the demo audio")
-    (w0, w1), (c0, c1) = spans[0], spans[1]
-    rng = np.random.default_rng(11)
-
-    def silence(seconds: float) -> bytes:  # a quiet room: seeded white noise at -60 dBFS
-        return (rng.standard_normal(int(seconds * 16000)) * 32768 * 10 ** (-60 / 20)).astype("<i2").tobytes()
-
-    command = _cut(demo, c0 - 0.05, c1 + 0.05)
-    pcm = silence(1.0) + _cut(demo, w0 - 0.05, w1 + 0.1) + silence(0.3) + command + silence(PAUSE_S) \
-        + command + silence(6.0)
+    request = demo_request()
+    silence = quiet_room(11)
+    pcm = silence(1.0) + request.wake + silence(0.3) + request.command + silence(PAUSE_S) + request.command \
+        + silence(6.0)
     write_wav(path, pcm, 16000)
 
 
 async def round_trip() -> dict[str, Any]:
     from realtime_emulator import Emulator, FunctionCallSpec, Reply, Script, Turn
-    from speaker.app import assemble
-    from speaker.audio.factory import open_sink
-    from speaker.config import load_settings
 
-    os.environ[KEY_ENV] = KEY
     script = Script(turns=[
         Turn(heard="unlock the front door", call=FunctionCallSpec("lock_set", {"device": "front_door",
                                                                                "command": "UNLOCK"}),
@@ -166,28 +95,23 @@ async def round_trip() -> dict[str, Any]:
         Turn(reply=Reply(QUESTION)),
         Turn(heard="yes", reply=Reply("Okay.")),
     ])
+    probe = _Probe()
     with tempfile.TemporaryDirectory(prefix="speaker-bench-confirm-") as tmp_name:
         tmp = Path(tmp_name)
         wav = tmp / "input.wav"
         _input(wav)
         (tmp / "lock.yaml").write_text(PACK)
-        async with _broker() as port, Emulator(script, api_key=KEY) as emu:
-            config = tmp / "bench.yaml"
-            config.write_text(f"realtime:\n  url: {emu.url}\n  api_key: {{env: {KEY_ENV}}}\n"
-                              "conversation:\n  follow_up_s: 1\n  idle_close_s: 1\n"
-                              f"mqtt:\n  host: 127.0.0.1\n  port: {port}\n  site_id: bench\n"
-                              f"tools:\n  packs: [{tmp / 'lock.yaml'}]\nstate_dir: {tmp}\n")
-            loaded = load_settings([config])
-            probe = _Probe()
-            async with open_sink(loaded.settings.audio.output, file=tmp / "out.wav") as real_sink:
-                sink = TimingSink(real_sink)
-                async with assemble(loaded, api_key=KEY, input_file=wav, sink=sink, observers=[probe]) as speaker:
-                    speaker.runner.frontend = _Spy(speaker.runner.frontend, probe)
-                    await speaker.runner.run(speaker.source)
+        async with mosquitto() as port, Emulator(script, api_key=KEY) as emu:
+            async with speaker_against_emulator(
+                    emu.url, KEY, tmp, "conversation:\n  follow_up_s: 1\n  idle_close_s: 1\n", input_file=wav,
+                    observers=[probe], broker_port=port, packs=[tmp / "lock.yaml"], spy=probe.heard) as bench:
+                await bench.run()
+            sink = bench.sink
+            assert sink is not None
             calls = emu.times("response.function_call_arguments.done", sent=True)
             transcripts = emu.times("conversation.item.input_audio_transcription.completed", sent=True)
             violations = len(emu.violations)
-    hangover_ms = loaded.settings.vad.hangover_ms
+    hangover_ms = bench.settings.vad.hangover_ms
     nan = float("nan")
     if not calls or probe.asked is None or probe.ran is None:
         return {"ok": False, "violations": violations}
@@ -238,6 +162,4 @@ def print_confirm() -> None:
          f"includes the user's pause (the recording answers {f['pause_s']:.1f} s after the request)"),
         ("emulator protocol violations", str(f["violations"]), "target 0"),
     ]
-    width = max(len(r[0]) for r in rows)
-    for name, value, note in rows:
-        print(f"  {name:<{width}}  {value:<12} {note}")
+    print_rows(rows, 12)

@@ -13,7 +13,6 @@ takes over ``INTERACTION_LIMIT_S``.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import resource
 import subprocess
@@ -23,18 +22,16 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from speaker.audio.format import MIC, AudioFormat
-from speaker.audio.wavfile import read_wav
+from speaker.bench_support import demo_audio, speaker_against_emulator
 from speaker.core import outputs as O
 from speaker.core.conversation import Step
 from speaker.realtime import guard
 
-KEY_ENV = "SPEAKER_BENCH_KEY"
 KEY = "sk-emulator-soak"
 WARM_UP = 10
 """Interactions before the first RSS reading (caches, models, first-use allocations)."""
@@ -121,8 +118,7 @@ class SoakSource:
 
 
 def _clip() -> bytes:
-    demo = read_wav(Path(str(resources.files("speaker") / "assets" / "demo_input.wav")), MIC.rate)
-    return bytes(MIC.bytes_for_ms(500)) + demo
+    return bytes(MIC.bytes_for_ms(500)) + demo_audio(MIC.rate)
 
 
 def _emulator_process() -> tuple[str, Callable[[], None]]:
@@ -155,11 +151,8 @@ def _emulator_process() -> tuple[str, Callable[[], None]]:
 
 
 async def run(count: int) -> dict[str, Any]:
-    from speaker.app import assemble
-    from speaker.config import load_settings
     from speaker.core.conversation import Phase
 
-    os.environ[KEY_ENV] = KEY
     url, stop_emulator = _emulator_process()
     rss: list[int] = []
     cpu: list[tuple[float, float]] = []
@@ -169,11 +162,6 @@ async def run(count: int) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix="speaker-soak-") as tmp_name:
             tmp = Path(tmp_name)
-            config = tmp / "soak.yaml"
-            config.write_text(f"audio:\n  output:\n    realtime: false\nrealtime:\n  url: {url}\n"
-                              f"  api_key: {{env: {KEY_ENV}}}\nconversation:\n  follow_up_s: 0\n  idle_close_s: 0\n"
-                              f"mqtt:\n  enabled: false\ntools:\n  packs: []\nstate_dir: {tmp}\n")
-            loaded = load_settings([config])
             holder: dict[str, Any] = {}
 
             def idle() -> bool:
@@ -191,12 +179,13 @@ async def run(count: int) -> dict[str, Any]:
                 cpu.append((time.process_time(), time.thread_time()))
 
             source = SoakSource(_clip(), count, idle, done)
+            config = "audio:\n  output:\n    realtime: false\nconversation:\n  follow_up_s: 0\n  idle_close_s: 0\n"
             cpu.append((time.process_time(), time.thread_time()))
             started = time.monotonic()
-            async with assemble(loaded, api_key=KEY, source=source, output_file=tmp / "out.raw",
-                                observers=[tally]) as speaker:
-                holder["speaker"] = speaker
-                await speaker.runner.run(speaker.source)
+            async with speaker_against_emulator(url, KEY, tmp, config, source=source, observers=[tally],
+                                                timed=False, output="out.raw") as bench:
+                holder["speaker"] = bench.speaker
+                await bench.run()
             wall = time.monotonic() - started
     finally:
         stop_emulator()

@@ -10,8 +10,8 @@ import pytest
 from realtime_emulator import Emulator, Reply, Script, Turn
 from realtime_emulator.voice import speech_for
 from tests.ha.support import ROOT, message_on, payload
-from tests.ha.test_e2e import KEY, clip, input_wav, silence, whole_speaker
 from tests.helpers.broker import Broker
+from tests.helpers.whole_speaker import KEY, clip, input_wav, silence, whole_speaker
 from tests.mqtt.fixtures import recorder
 from tests.mqtt.recorder import Recorder
 

@@ -179,7 +179,7 @@ class CoreBase:
     # ------------------------------------------------------------------ tools
 
     def _sound(self, name: str, now: float, out: list[Step]) -> float:
-        action, seconds = self._feedback.play(name, now, self._playback.ahead_s)
+        action, seconds = self._feedback.play(name, now, self._last_t, self._playback.ahead_s)
         if action is not None:
             self._playback.wrote(seconds * 1000)
             out.append(action)

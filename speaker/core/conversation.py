@@ -113,7 +113,7 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
             case MicFrame(pcm=pcm, t=t, played_ms=played):
                 self._playback.heard(played)
                 self._duplex.frame(event.echo, self._playback)
-                self._update_listen(now, out)
+                self._update_listen(now, out, t)
                 self._on_mic(bytes(len(pcm)) if self._listen.blank else pcm, t, out, now)
             case Wake():
                 self._on_wake(event, now, out)
@@ -173,9 +173,9 @@ class Conversation(ReplyHandling, TimeHandling, BudgetHandling, ArbitrationHandl
 
     # ------------------------------------------------------------------ microphone & VAD
 
-    def _update_listen(self, now: float, out: list[Step]) -> None:
+    def _update_listen(self, now: float, out: list[Step], t: float | None = None) -> None:
         listen = Listen(wake=not self.muted, vad=self.phase in ACTIVE and not self.muted,
-                        blank=self._feedback.deaf(now))
+                        blank=self._feedback.deaf(now, self._last_t if t is None else t))
         if listen != self._listen:
             self._listen = listen
             out.append(listen)

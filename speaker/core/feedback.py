@@ -1,5 +1,6 @@
 """The core's own sounds: when the microphone must not listen to them, when the thinking sound plays
-during a slow tool call, and when a finished timer rings. All times are the core's clock."""
+during a slow tool call, and when a finished timer rings. Times are the core's clock (``now``); the
+microphone's blanking is also bounded in stream time (``t``, of the microphone's frames)."""
 
 from __future__ import annotations
 
@@ -21,28 +22,32 @@ class Feedback:
     def __init__(self, sound_s: dict[str, float], echo_tail_s: float) -> None:
         self._sound_s = sound_s
         self._echo_tail_s = echo_tail_s
-        self._deaf: list[tuple[float, float]] = []
+        self._deaf: list[tuple[float, float, float, float]] = []
+        """(start, end) on the core's clock, (start, end) in stream time, of each sound and its echo."""
 
     def length(self, name: str) -> float:
         return self._sound_s.get(name, 0.0)
 
-    def play(self, name: str, now: float, ahead_s: float) -> tuple[PlaySound | None, float]:
-        """Play ``name`` after ``ahead_s`` of queued audio. Returns the action (None when the sound is
-        off) and its length in seconds."""
+    def play(self, name: str, now: float, t: float, ahead_s: float) -> tuple[PlaySound | None, float]:
+        """Play ``name`` after ``ahead_s`` of queued audio (``t``: the stream time of the last microphone
+        frame). Returns the action (None when the sound is off) and its length in seconds."""
         seconds = self.length(name)
         if seconds <= 0:
             return None, 0.0
         if name not in UNBLANKED:
-            start = now + ahead_s
-            self._deaf.append((start, start + seconds + self._echo_tail_s))
+            start, start_t, length = now + ahead_s, t + ahead_s, seconds + self._echo_tail_s
+            self._deaf.append((start, start + length, start_t, start_t + length))
         return PlaySound(name), seconds
 
-    def deaf(self, now: float) -> bool:
-        """Our own sound (or its echo) reaches the microphone now."""
+    def deaf(self, now: float, t: float) -> bool:
+        """Our own sound (or its echo) reaches the microphone now, at stream time ``t``. On both clocks, like
+        the echo tail after a reply: input fed faster than real time runs ahead of the core's clock, and a
+        window on that clock alone blanked any amount of it (for good while that clock stood still); a
+        stalled stream is ended by the core's clock."""
         if not self._deaf:
             return False
-        self._deaf = [(start, end) for start, end in self._deaf if end > now]
-        return any(start <= now for start, _ in self._deaf)
+        self._deaf = [w for w in self._deaf if w[1] > now and w[3] > t]
+        return any(start <= now and start_t <= t for start, _, start_t, _ in self._deaf)
 
     def cancel(self) -> None:
         """Playback was cleared: the sounds queued will not play."""

@@ -5,18 +5,17 @@ are nested under ``audio.input`` / ``audio.output`` with object formats, and the
 (``voice``, ``modalities``, ``temperature``, ``input_audio_format``…) never appear: the server now closes the
 socket (4000 ``beta_api_shape_disabled``) when it sees the beta shape.
 
-The result contains secrets when remote MCP servers carry headers or tokens: log :func:`redacted` copies only.
+The result contains secrets when remote MCP servers carry headers or tokens: log only the copies
+``speaker.mcp.remote.redact_session`` makes.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any, Final
 
 from speaker.config.schema import (
     LocalTurnSettings,
-    McpRemoteServer,
     RealtimeSettings,
     SemanticVadSettings,
     ServerVadSettings,
@@ -30,17 +29,15 @@ PCM_24K: Final[dict[str, Any]] = {"type": "audio/pcm", "rate": 24000}
 REASONING_MODEL_PREFIXES: Final = ("gpt-realtime-2",)
 """Models that take ``reasoning.effort`` (gpt-realtime-2, 2.1, 2.1-mini and their snapshots)."""
 
-_SECRET_KEYS: Final = frozenset({"authorization", "headers"})
-
 
 def build_session(settings: RealtimeSettings, *, tools: Sequence[ToolSpec], mcp_tools: Sequence[dict[str, Any]],
                   voice: str | None = None, extra_instructions: str | None = None) -> dict[str, Any]:
     """The ``session`` object of a GA ``session.update`` for one conversation.
 
-    ``tools`` are the local function tools; ``mcp_tools`` are ready remote MCP tool dicts (see
-    :func:`remote_mcp_tool`). ``voice`` and ``extra_instructions`` come from the wake word that opened the
-    conversation. Raises ValueError when two tools share a name or two MCP servers share a label (the
-    server would refuse the whole update).
+    ``tools`` are the local function tools; ``mcp_tools`` are ready remote MCP tool dicts, built by
+    ``speaker.mcp.remote.session_mcp_tools`` (the one builder of their wire form). ``voice`` and
+    ``extra_instructions`` come from the wake word that opened the conversation. Raises ValueError when two
+    tools share a name or two MCP servers share a label (the server would refuse the whole update).
     """
     instructions = settings.instructions
     if extra_instructions and extra_instructions.strip():
@@ -110,43 +107,6 @@ def is_reasoning_model(model: str) -> bool:
     """Whether ``reasoning.effort`` applies. Azure deployment names that do not start with a model name
     never get it (the deployment could be any model)."""
     return model.startswith(REASONING_MODEL_PREFIXES)
-
-
-def remote_mcp_tool(server: McpRemoteServer) -> dict[str, Any]:
-    """The GA ``type: "mcp"`` tool for an internet-reachable MCP server. Reveals the server's secrets
-    (headers, authorization): the result goes into the session, never into a log."""
-    tool: dict[str, Any] = {"type": "mcp", "server_label": server.label, "server_url": server.url}
-    if server.description:
-        tool["server_description"] = server.description
-    if server.headers:
-        tool["headers"] = {name: secret.reveal() for name, secret in server.headers.items()}
-    if server.authorization is not None:
-        tool["authorization"] = server.authorization.reveal()
-    if server.allowed_tools is not None:
-        tool["allowed_tools"] = list(server.allowed_tools)
-    if isinstance(server.require_approval, list):
-        # the named tools need approval; the rest (when we know them) do not
-        approval: dict[str, Any] = {"always": {"tool_names": list(server.require_approval)}}
-        if server.allowed_tools is not None:
-            rest = [t for t in server.allowed_tools if t not in server.require_approval]
-            if rest:
-                approval["never"] = {"tool_names": rest}
-        tool["require_approval"] = approval
-    else:
-        tool["require_approval"] = server.require_approval
-    return tool
-
-
-def redacted(session: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy safe to print (``speaker check``) or log: MCP header values and authorization
-    tokens are replaced by ``"***"``."""
-    out = copy.deepcopy(session)
-    for tool in out.get("tools") or []:
-        if isinstance(tool, dict) and tool.get("type") == "mcp":
-            for key in _SECRET_KEYS & tool.keys():
-                value = tool[key]
-                tool[key] = {k: "***" for k in value} if isinstance(value, dict) else "***"
-    return out
 
 
 def _transcription(settings: RealtimeSettings) -> dict[str, Any] | None:

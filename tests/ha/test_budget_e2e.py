@@ -4,16 +4,16 @@ its reply and says goodbye locally; the second wake word opens no session and is
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from realtime_emulator import Emulator, Reply, Script, Turn
-from speaker.app import assemble
-from speaker.config import load_settings
 from tests.ha.support import ROOT, message_on, payload
-from tests.ha.test_e2e import KEY, clip, input_wav, silence, states
+from tests.ha.test_e2e import states
 from tests.helpers.broker import Broker
+from tests.helpers.whole_speaker import KEY, clip, input_wav, silence, whole_speaker
 from tests.mqtt.recorder import Recorder
 
 pytestmark = pytest.mark.slow
@@ -24,23 +24,11 @@ async def test_a_tiny_daily_budget_answers_the_second_wake_word_locally(
     script = Script(turns=[Turn(heard="turn on the light", reply=Reply("The light is on."))])
     audio = input_wav(tmp_path / "two_wakes.wav", silence(1.5), clip("hey_jarvis"), clip("speech_end", 1.0),
                       silence(11), clip("hey_jarvis"), silence(6))
-    config = tmp_path / "speaker.yaml"
-    config.write_text(f"""\
-realtime:
-  url: {{emu_url}}
-conversation: {{follow_up_s: 1, idle_close_s: 1}}
-cost: {{daily_usd: 0.000001}}
-mqtt: {{host: {broker.host}, port: {broker.port}, site_id: kitchen, reconnect_max_s: 1}}
-tools: {{packs: []}}
-state_dir: {tmp_path / "state"}
-""")
     async with Emulator(script, api_key=KEY) as emu:
-        config.write_text(config.read_text().replace("{emu_url}", emu.url))
-        loaded = load_settings([config])
-        async with assemble(loaded, api_key=KEY, input_file=audio, output_file=tmp_path / "out.wav") as speaker:
-            assert speaker.mqtt is not None and await speaker.mqtt.wait_connected(5)
-            await speaker.runner.run(speaker.source)  # until the file ends
-            written_ms = speaker.sink.written_ms
+        async with whole_speaker(tmp_path, broker, emu, audio, language=None,
+                                 sections="cost: {daily_usd: 0.000001}\n") as run:
+            await asyncio.wait_for(run.task, 120)  # until the file ends
+            written_ms = run.speaker.sink.written_ms
         assert emu.connections == 1, "the second wake word opened a Realtime session over budget"
         assert emu.violations == []
         wrap = payload(await message_on(recorder, f"{ROOT}/event/budget_wrap_up"))

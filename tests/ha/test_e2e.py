@@ -4,81 +4,19 @@ EMULATOR, a real Mosquitto broker, and the device topics as Home Assistant or an
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from realtime_emulator import Emulator, FunctionCallSpec, Reply, Script, Turn
-from speaker.app import Speaker, assemble
-from speaker.audio.wavfile import write_wav
-from speaker.config import load_settings
-from tests.fixtures.speech import fixture_wav, read_pcm
 from tests.ha.support import ROOT, message_on, payload
 from tests.helpers.broker import Broker
+from tests.helpers.whole_speaker import KEY, clip, input_wav, silence, whole_speaker
 from tests.mqtt.fixtures import eventually
 from tests.mqtt.recorder import Recorder
 
 pytestmark = pytest.mark.slow
-KEY = "sk-emulator-ha-test"
-RATE = 16000
-
-
-def silence(seconds: float) -> np.ndarray:
-    return np.zeros(int(seconds * RATE), "<i2")
-
-
-def clip(name: str, start_s: float = 0.0) -> np.ndarray:
-    return np.frombuffer(read_pcm(fixture_wav(name)), "<i2")[int(start_s * RATE):]
-
-
-def input_wav(path: Path, *parts: np.ndarray) -> Path:
-    write_wav(path, np.concatenate(parts).astype("<i2").tobytes(), RATE)
-    return path
-
-
-@dataclass
-class Running:
-    speaker: Speaker
-    stop: asyncio.Event
-    task: asyncio.Task[None]
-
-
-@contextlib.asynccontextmanager
-async def whole_speaker(tmp_path: Path, broker: Broker, emu: Emulator, audio: Path, *, follow_up_s: float = 1,
-                        ) -> AsyncIterator[Running]:
-    config = tmp_path / "speaker.yaml"
-    config.write_text(f"""\
-realtime:
-  url: {emu.url}
-  transcription: {{language: en}}
-conversation:
-  follow_up_s: {follow_up_s}
-  idle_close_s: {follow_up_s}
-mqtt:
-  host: {broker.host}
-  port: {broker.port}
-  site_id: kitchen
-  reconnect_max_s: 1
-tools:
-  packs: []
-state_dir: {tmp_path / "state"}
-""")
-    loaded = load_settings([config])
-    stop = asyncio.Event()
-    async with assemble(loaded, api_key=KEY, input_file=audio, output_file=tmp_path / "out.wav") as speaker:
-        assert speaker.mqtt is not None and await speaker.mqtt.wait_connected(5)
-        await speaker.mqtt.ensure_subscribed(f"{ROOT}/cmd/+", 5)
-        task = asyncio.create_task(speaker.runner.run(speaker.source, stop=stop), name="test:runner")
-        try:
-            yield Running(speaker, stop, task)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 10)
 
 
 def states(recorder: Recorder) -> list[str]:

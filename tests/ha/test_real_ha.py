@@ -18,9 +18,9 @@ import pytest
 from realtime_emulator import Emulator, Reply, Script, Turn
 from tests.ha.real_ha import HomeAssistant
 from tests.ha.support import ROOT, message_on
-from tests.ha.test_e2e import KEY, input_wav, silence, whole_speaker
 from tests.ha.test_ha_schemas import ha_python
 from tests.helpers.broker import Broker
+from tests.helpers.whole_speaker import KEY, input_wav, silence, whole_speaker
 from tests.mqtt.recorder import Recorder
 
 pytestmark = pytest.mark.slow

@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 
 from realtime_emulator import Emulator, Fault, Reply, Script, Turn
-from speaker.app import Speaker, assemble
+from speaker.app import Speaker
 from speaker.audio.format import MIC
 from speaker.check import run_check
 from speaker.config import load_settings
 from speaker.core.conversation import Phase
 from tests.fixtures.speech import fixture_info
 from tests.ha.support import ROOT, message_on, payload
-from tests.ha.test_e2e import clip, silence
 from tests.helpers.broker import Broker
+from tests.helpers.whole_speaker import clip, silence, whole_speaker
 from tests.mqtt.fixtures import eventually
 from tests.mqtt.recorder import Recorder
 
@@ -94,30 +94,11 @@ async def speaker_with(tmp_path: Path, broker: Broker, emu: Emulator, mic: Micro
                        ) -> AsyncIterator[Speaker]:
     """The whole speaker on ``mic`` until it has played everything and ``published`` holds (what the
     test reads from the broker has arrived before the MQTT connection closes)."""
-    config = tmp_path / "speaker.yaml"
-    config.write_text(f"""\
-realtime:
-  url: {emu.url}
-  transcription: {{language: en}}
-conversation:
-  follow_up_s: {follow_up_s}
-  idle_close_s: {follow_up_s}
-mqtt:
-  host: {broker.host}
-  port: {broker.port}
-  site_id: kitchen
-  reconnect_max_s: 1
-tools:
-  packs: []
-state_dir: {tmp_path / "state"}
-""")
-    loaded = load_settings([config])
-    async with asyncio.timeout(120), assemble(loaded, api_key=key, source=mic,
-                                              output_file=tmp_path / "out.wav") as speaker:
-        assert speaker.mqtt is not None and await speaker.mqtt.wait_connected(5)
-        mic.speaker = speaker
-        yield speaker
-        await speaker.runner.run(speaker.source)  # until the microphone has played everything
+    async with asyncio.timeout(120), whole_speaker(tmp_path, broker, emu, source=mic, key=key,
+                                                   follow_up_s=follow_up_s) as run:
+        mic.speaker = run.speaker
+        yield run.speaker
+        await run.task  # until the microphone has played everything
         await eventually(published)
 
 

@@ -5,19 +5,17 @@ Mosquitto broker (the speaker's events). Only a spoken yes approves; no or silen
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+import json
 from pathlib import Path
 
 import pytest
 
 from realtime_emulator import Emulator, McpApprovalSpec, Reply, Script, Turn
-from speaker.app import assemble
 from speaker.config import load_settings
+from speaker.mcp.remote import mcp_tool
 from tests.ha.support import ROOT, message_on
-from tests.ha.test_e2e import KEY, clip, input_wav, silence
 from tests.helpers.broker import Broker
+from tests.helpers.whole_speaker import KEY, asked_and_answered, input_wav, silence, whole_speaker
 from tests.mqtt.fixtures import recorder
 from tests.mqtt.recorder import Recorder
 
@@ -35,36 +33,21 @@ def script(answer: str) -> Script:
     ])
 
 
-@contextlib.asynccontextmanager
-async def speaker(tmp_path: Path, broker: Broker, emu: Emulator, audio: Path) -> AsyncIterator[None]:
-    config = tmp_path / "speaker.yaml"
-    config.write_text(f"""\
-realtime:
-  url: {emu.url}
-conversation:
-  follow_up_s: 1
-  idle_close_s: 1
-mqtt:
-  host: {broker.host}
-  port: {broker.port}
-  site_id: kitchen
+SHOP = """\
 mcp:
   remote:
     - label: shop
       url: https://shop.example.com/mcp
       require_approval: [order]
-state_dir: {tmp_path / "state"}
-""")
-    stop = asyncio.Event()
-    async with assemble(load_settings([config]), api_key=KEY, input_file=audio,
-                        output_file=tmp_path / "out.wav") as s:
-        assert s.mqtt is not None and await s.mqtt.wait_connected(5)
-        task = asyncio.create_task(s.runner.run(s.source, stop=stop), name="test:runner")
-        try:
-            yield
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 10)
+"""
+GARDEN = """\
+mcp:
+  remote:
+    - label: garden
+      url: https://garden.example.com/mcp
+      allowed_tools: [water, flood]
+      deny: [flood]
+"""
 
 
 @pytest.mark.parametrize(("answer", "spoken", "approve", "outcome"), [
@@ -75,10 +58,9 @@ state_dir: {tmp_path / "state"}
 async def test_the_service_runs_the_tool_only_after_a_spoken_yes(
         answer: str, spoken: bool, approve: bool, outcome: str | None, broker: Broker, recorder: Recorder,
         tmp_path: Path) -> None:
-    answer_audio = [clip("speech_end", 1.0)] if spoken else []
-    audio = input_wav(tmp_path / "talk.wav", clip("hey_jarvis"), clip("speech_end", 1.0), silence(4.5),
-                      *answer_audio, silence(10))
-    async with Emulator(script(answer), api_key=KEY) as emu, speaker(tmp_path, broker, emu, audio):
+    audio = asked_and_answered(tmp_path / "talk.wav", answered=spoken)
+    async with Emulator(script(answer), api_key=KEY) as emu, \
+            whole_speaker(tmp_path, broker, emu, audio, language=None, sections=SHOP):
         question = await message_on(recorder, f"{ROOT}/event/reply", lambda p: p["text"] == QUESTION, within=20)
         assert question is not None
         assert [e for e in emu.events("conversation.item.create")
@@ -96,3 +78,19 @@ async def test_the_service_runs_the_tool_only_after_a_spoken_yes(
     assert answers[0]["approve"] is approve
     assert len(mcp_calls) == (1 if approve else 0)
     assert emu.violations == [] and emu.events("error", sent=True) == []
+
+
+async def test_the_session_sent_for_a_server_with_a_deny_list_is_the_one_the_mcp_module_builds(
+        broker: Broker, recorder: Recorder, tmp_path: Path) -> None:
+    """The denied tool needs approval on the wire (else the service would run it without asking the
+    speaker, and the deny list would be void), and the session carries exactly speaker.mcp.remote's tool."""
+    quiet = input_wav(tmp_path / "quiet.wav", silence(8))
+    async with Emulator(Script(turns=[Turn(reply=Reply("The garden is dry."))]), api_key=KEY) as emu, \
+            whole_speaker(tmp_path, broker, emu, quiet, language=None, sections=GARDEN):
+        recorder.publish(f"{ROOT}/cmd/start_conversation", json.dumps({"text": "Is the garden dry?"}))
+        update = await emu.wait_for("session.update", timeout=10)
+    sent = [tool for tool in update["session"]["tools"] if tool["type"] == "mcp"]
+    server = load_settings([tmp_path / "speaker.yaml"]).settings.mcp.remote[0]
+    assert sent == [mcp_tool(server)]
+    assert sent[0]["require_approval"] == {"always": {"tool_names": ["flood"]}, "never": {"tool_names": ["water"]}}
+    assert emu.violations == []

@@ -15,13 +15,8 @@ from speaker.config.schema import (
     TranscriptionSettings,
 )
 from speaker.config.secret import Secret
-from speaker.realtime.session_config import (
-    build_session,
-    is_reasoning_model,
-    redacted,
-    remote_mcp_tool,
-    session_update_event,
-)
+from speaker.mcp.remote import mcp_tool, redact_session
+from speaker.realtime.session_config import build_session, is_reasoning_model, session_update_event
 from speaker.tools.base import ToolSpec
 
 TIMER = ToolSpec("set_timer", "Start a kitchen timer.",
@@ -121,7 +116,7 @@ def test_reasoning_effort_only_for_reasoning_models(model: str, reasoning: bool)
 def test_function_and_remote_mcp_tools(monkeypatch: pytest.MonkeyPatch) -> None:
     server = home_server(monkeypatch, description="Lights and heating.", allowed_tools=["lights_on", "unlock"],
                          require_approval=["unlock"])
-    session = build(tools=[TIMER, LIGHTS], mcp_tools=[remote_mcp_tool(server)])
+    session = build(tools=[TIMER, LIGHTS], mcp_tools=[mcp_tool(server)])
     function_tools = [t for t in session["tools"] if t["type"] == "function"]
     assert [t["name"] for t in function_tools] == ["set_timer", "lights_on"]
     assert "function" not in function_tools[0]  # GA function tools are flat
@@ -137,14 +132,14 @@ def test_mcp_authorization_and_plain_approval(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("HOME_MCP_TOKEN", "oauth-token")
     server = McpRemoteServer(label="cal", url="https://mcp.example.com/cal",
                              authorization=Secret(env="HOME_MCP_TOKEN"), require_approval="always")
-    tool = build(mcp_tools=[remote_mcp_tool(server)])["tools"][-1]
+    tool = build(mcp_tools=[mcp_tool(server)])["tools"][-1]
     assert tool["authorization"] == "oauth-token" and tool["require_approval"] == "always"
     assert "headers" not in tool
 
 
 def test_redacted_copy_hides_mcp_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    session = build(mcp_tools=[remote_mcp_tool(home_server(monkeypatch))])
-    shown = redacted(session)
+    session = build(mcp_tools=[mcp_tool(home_server(monkeypatch))])
+    shown = redact_session(session)
     assert "tok-secret-123" not in repr(shown)
     assert shown["tools"][-1]["headers"] == {"X-Api-Key": "***"}
     assert session["tools"][-1]["headers"] == {"X-Api-Key": "tok-secret-123"}  # the original is untouched
@@ -153,7 +148,7 @@ def test_redacted_copy_hides_mcp_secrets(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_duplicate_names_are_refused_before_the_server_sees_them(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="set_timer"):
         build_session(RealtimeSettings(), tools=[TIMER, TIMER], mcp_tools=[])
-    tool = remote_mcp_tool(home_server(monkeypatch))
+    tool = mcp_tool(home_server(monkeypatch))
     with pytest.raises(ValueError, match="home"):
         build_session(RealtimeSettings(), tools=[], mcp_tools=[tool, tool])
 

@@ -5,20 +5,15 @@ nothing after a no, silence or an unclear answer."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from realtime_emulator import Emulator, FunctionCallSpec, Reply, Script, Turn
-from speaker.app import assemble
-from speaker.config import load_settings
 from tests.ha.support import ROOT, message_on, payload
-from tests.ha.test_e2e import KEY, clip, input_wav, silence
 from tests.helpers.broker import Broker
+from tests.helpers.whole_speaker import KEY, asked_and_answered, whole_speaker
 from tests.mqtt.fixtures import recorder
 from tests.mqtt.recorder import Recorder
 
@@ -54,36 +49,6 @@ def script(answer: str) -> Script:
     ])
 
 
-@contextlib.asynccontextmanager
-async def speaker_with_lock(tmp_path: Path, broker: Broker, emu: Emulator, audio: Path) -> AsyncIterator[None]:
-    (tmp_path / "lock.yaml").write_text(PACK)
-    config = tmp_path / "speaker.yaml"
-    config.write_text(f"""\
-realtime:
-  url: {emu.url}
-conversation:
-  follow_up_s: 1
-  idle_close_s: 1
-mqtt:
-  host: {broker.host}
-  port: {broker.port}
-  site_id: kitchen
-tools:
-  packs: [{tmp_path / "lock.yaml"}]
-state_dir: {tmp_path / "state"}
-""")
-    stop = asyncio.Event()
-    async with assemble(load_settings([config]), api_key=KEY, input_file=audio,
-                        output_file=tmp_path / "out.wav") as speaker:
-        assert speaker.mqtt is not None and await speaker.mqtt.wait_connected(5)
-        task = asyncio.create_task(speaker.runner.run(speaker.source, stop=stop), name="test:runner")
-        try:
-            yield
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 10)
-
-
 def command_outputs(emu: Emulator) -> list[dict[str, object]]:
     return [json.loads(e["item"]["output"]) for e in emu.events("conversation.item.create")
             if e["item"].get("type") == "function_call_output"]
@@ -94,10 +59,10 @@ def command_outputs(emu: Emulator) -> list[dict[str, object]]:
 async def test_the_lock_moves_only_after_a_spoken_yes(
         answer: str, spoken: bool, broker: Broker, recorder: Recorder, tmp_path: Path) -> None:
     # wake word, the request, the question plays, then the answer (or nothing: silence)
-    answer_audio = [clip("speech_end", 1.0)] if spoken else []
-    audio = input_wav(tmp_path / "talk.wav", clip("hey_jarvis"), clip("speech_end", 1.0), silence(4.5),
-                      *answer_audio, silence(10))
-    async with Emulator(script(answer), api_key=KEY) as emu, speaker_with_lock(tmp_path, broker, emu, audio):
+    audio = asked_and_answered(tmp_path / "talk.wav", answered=spoken)
+    (tmp_path / "lock.yaml").write_text(PACK)
+    async with Emulator(script(answer), api_key=KEY) as emu, \
+            whole_speaker(tmp_path, broker, emu, audio, language=None, packs=[tmp_path / "lock.yaml"]):
         question = await message_on(recorder, f"{ROOT}/event/reply",
                                     lambda p: p["text"] == "Unlock the front door?", within=20)
         assert question is not None
