@@ -3,18 +3,23 @@ reply, RT60 0.3 s, 60 ms. It must cancel the echo without ever suppressing a voi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import soxr
 
 from speaker.aec.linear import LinearEar
 from speaker.aec.monitor import EchoMonitor
 from speaker.aec.passthrough import PassThroughCanceller
+from speaker.aec.room import Room, active_rms, to_int16
 from speaker.aec.webrtc import WebRtcCanceller
-from speaker.audio.format import MIC
+from speaker.audio.format import MIC, REALTIME
 from speaker.config.echo import EchoSettings
+from speaker.config.schema import WakeSettings
 from tests.aec.support import erle_db, run
 from tests.fixtures.speech import tools_missing
-from tests.helpers.room import scene
+from tests.helpers.room import far_end, near_speech, scene
 
 
 def ear_output(mic: np.ndarray, reference: np.ndarray, *, reference_lag: int = 0) -> np.ndarray:
@@ -98,3 +103,30 @@ def test_the_monitor_with_the_ear_calls_a_cancelled_echo_safe() -> None:
     report = monitor.report()
     assert report.safe, report.reason
     assert report.linear_erle_db is not None and report.linear_erle_db >= EchoSettings().linear_min_db
+
+
+@pytest.mark.skipif(tools_missing() is not None, reason=str(tools_missing()))
+@pytest.mark.parametrize("at_s", [1.0, 4.0, 9.0])
+def test_a_reply_that_says_the_wake_word_does_not_wake_the_speaker(at_s: float) -> None:
+    """The ear keeps more of a voice than AEC3 does, so it must still not let the speaker's own
+    voice through as a wake word: the reply says "hey jarvis" (at the reply's level) early, while the
+    filter is still learning, and later. The raw microphone does wake (the control)."""
+    from speaker.wake.factory import build_wake_engine
+
+    wake, (s0, s1) = near_speech("hey_jarvis")
+    said = soxr.resample(wake[round(s0 * MIC.rate) - 800:round(s1 * MIC.rate) + 800], MIC.rate, REALTIME.rate)
+    far = far_end(14.0).astype(np.float64)
+    i = round(at_s * REALTIME.rate)
+    far[i:i + len(said)] = said * active_rms(far) / active_rms(said)
+    reply = to_int16(far)
+    room = Room()
+    echo = room.echo(reply)
+    mic = to_int16(echo + room.noise(len(echo)))
+    heard = ear_output(mic, reply)
+    engine = build_wake_engine(WakeSettings(), Path.cwd())
+    try:
+        assert engine.process(mic.tobytes()), "the control: the raw microphone hears the wake word"
+        engine.reset()
+        assert engine.process(heard.tobytes()) == []
+    finally:
+        engine.close()
