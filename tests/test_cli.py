@@ -58,6 +58,7 @@ def test_check_all_ok(tmp_path: Path, broker: Broker, emulator_url: str) -> None
     assert KEY not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_check_wrong_key_unreachable_broker_missing_input(tmp_path: Path, emulator_url: str) -> None:
     config = _config(tmp_path, url=emulator_url, broker_port=free_port())
     (tmp_path / "mic.wav").unlink()

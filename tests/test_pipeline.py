@@ -69,6 +69,7 @@ def test_readme_demo_command_runs_the_whole_pipeline(tmp_path: Path) -> None:
     assert out.stat().st_size > 24000 * 2  # more than a second of reply audio
 
 
+@pytest.mark.slow
 async def test_privacy_no_connection_and_no_audio_without_the_wake_word(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Minutes of ordinary speech, commands and near-misses: the endpoint is never contacted."""
@@ -148,6 +149,7 @@ class BargeInMicrophone:
             yield await paced(self._second[i:i + step])
 
 
+@pytest.mark.slow
 async def test_barge_in_by_wake_word_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """"hey jarvis, turn on the kitchen light", a long reply, and "hey jarvis, turn on the kitchen
     light" again while it plays: playback stops, the reply is cancelled and truncated to what was heard,

@@ -3,6 +3,8 @@ HTTP on a free loopback port, and the third-party ``server-everything`` installe
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import subprocess
 import time
@@ -52,6 +54,27 @@ def everything_js() -> Path:
     if npm is None or shutil.which("node") is None:
         pytest.skip("node/npm not installed: cannot run the third-party MCP server-everything")
     NPM_DIR.mkdir(parents=True, exist_ok=True)
+    # Every pytest-xdist worker runs this session fixture: one installs while the others wait and then
+    # reuse what it installed, or skip for the reason it failed (rather than each trying for minutes).
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
+    failed = NPM_DIR / ".install-failed"
+    with open(NPM_DIR / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if EVERYTHING_JS.exists():
+            return EVERYTHING_JS
+        if run and failed.exists():
+            failed_run, _, why = failed.read_text().partition("\n")
+            if failed_run == run:
+                pytest.skip(why)
+        why = _npm_install(npm)
+        if why is not None:
+            failed.write_text(f"{run}\n{why}")
+            pytest.skip(why)
+    return EVERYTHING_JS
+
+
+def _npm_install(npm: str) -> str | None:
+    """Install server-everything; the reason it failed, or None."""
     started = time.monotonic()
     try:
         done = subprocess.run(
@@ -59,10 +82,9 @@ def everything_js() -> Path:
              f"@modelcontextprotocol/server-everything@{EVERYTHING_VERSION}"],
             capture_output=True, text=True, timeout=NPM_INSTALL_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
-        pytest.skip(f"npm install of server-everything took more than {NPM_INSTALL_TIMEOUT_S} s "
-                    "(registry not reachable?)")
+        return f"npm install of server-everything took more than {NPM_INSTALL_TIMEOUT_S} s (registry not reachable?)"
     if done.returncode != 0 or not EVERYTHING_JS.exists():
         first = next(iter(done.stderr.strip().splitlines()), f"exit status {done.returncode}")
-        pytest.skip(f"npm install of server-everything failed (registry not reachable?): {first}")
+        return f"npm install of server-everything failed (registry not reachable?): {first}"
     print(f"installed server-everything in {time.monotonic() - started:.1f} s")
-    return EVERYTHING_JS
+    return None

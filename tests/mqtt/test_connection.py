@@ -152,6 +152,7 @@ async def test_broker_outage_fails_fast_then_reconnects(broker: Broker, connecti
         rec.close()
 
 
+@pytest.mark.slow
 async def test_starting_without_a_broker_does_not_block_and_connects_later() -> None:
     port = free_port()
     broker = Broker("127.0.0.1", port, None)

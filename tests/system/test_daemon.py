@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from realtime_emulator import Reply, Script, Turn
 from tests.helpers.broker import Broker
@@ -63,6 +64,7 @@ class NotifyListener:
         self._thread.join(2)
 
 
+@pytest.mark.slow
 def test_sd_notify_and_graceful_sigterm_during_a_reply(tmp_path: Path, broker: Broker) -> None:
     availability: list[bytes] = []
     watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-watch")
