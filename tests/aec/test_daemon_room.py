@@ -13,7 +13,7 @@ from speaker.core import outputs as O
 from tests.fixtures.speech import tools_missing
 from tests.helpers.room import echo_rms, run_in_room, scale_to, speech_part
 
-pytestmark = pytest.mark.skipif(tools_missing() is not None, reason=str(tools_missing()))
+pytestmark = [pytest.mark.skipif(tools_missing() is not None, reason=str(tools_missing())), pytest.mark.slow]
 
 
 def _cut(run_steps: list[tuple[float, object]]) -> list[float]:
