@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from speaker.aec.factory import EchoChain
+from speaker.aec.linear import LinearEar
 from speaker.core.events import EchoLevels, EchoStatus
 
 FLOOR_DBFS = -120.0
@@ -22,10 +23,12 @@ def _dbfs(energy: float, samples: int) -> float:
 
 
 class LevelMeter:
-    """A frame observer of the canceller: sums the energies of the frames since the last ``take``."""
+    """A frame observer of the canceller: sums the energies of the frames since the last ``take``
+    (observing after ``ear``, whose output of the same frame it reads)."""
 
-    def __init__(self) -> None:
-        self._ref = self._mic = self._out = 0.0
+    def __init__(self, ear: LinearEar | None = None) -> None:
+        self._ear = ear
+        self._ref = self._mic = self._out = self._lin = 0.0
         self._n_ref = self._n = 0
 
     def observe(self, reference: np.ndarray, mic: np.ndarray, out: np.ndarray) -> None:
@@ -34,13 +37,17 @@ class LevelMeter:
         self._n_ref += r.size
         self._mic += float(m @ m)
         self._out += float(o @ o)
+        if self._ear is not None:
+            lin = self._ear.last
+            self._lin += float(lin @ lin)
         self._n += m.size
 
     def take(self) -> EchoLevels | None:
         if self._n == 0:
             return None
-        levels = EchoLevels(_dbfs(self._ref, self._n_ref), _dbfs(self._mic, self._n), _dbfs(self._out, self._n))
-        self._ref = self._mic = self._out = 0.0
+        levels = EchoLevels(_dbfs(self._ref, self._n_ref), _dbfs(self._mic, self._n), _dbfs(self._out, self._n),
+                            None if self._ear is None else _dbfs(self._lin, self._n))
+        self._ref = self._mic = self._out = self._lin = 0.0
         self._n_ref = self._n = 0
         return levels
 
@@ -55,7 +62,7 @@ class EchoProbe:
         self._why = chain.why if chain is not None else why
         self._meter: LevelMeter | None = None
         if chain is not None and chain.canceller.active:
-            self._meter = LevelMeter()
+            self._meter = LevelMeter(chain.ear)
             chain.canceller.observers.append(self._meter)
 
     def levels(self) -> EchoLevels | None:
@@ -78,4 +85,4 @@ class EchoProbe:
             # the reference does not line up with the echo (AEC3's suppressor gating is no cancelling)
             return EchoStatus(False, report.erle_db, "the played audio is not found in the microphone signal "
                               "(no playback -> capture delay measured yet)", report.erl_db)
-        return EchoStatus(report.safe, report.erle_db, report.reason, report.erl_db)
+        return EchoStatus(report.safe, report.erle_db, report.reason, report.erl_db, report.linear_erle_db)

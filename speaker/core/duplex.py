@@ -15,6 +15,12 @@ Speech heard over a reply interrupts it only when
   suppresses a voice that talks over the echo nearly to silence, so what is left after cancelling
   says little about who talks.
 
+Or it rises above the echo the *linear filter* leaves (``EchoLevels.ear_dbfs``, the wake word's ear):
+the same margin over the expected echo lowered by the filter's measured reduction
+(``EchoStatus.linear_erle_db``). The linear filter never suppresses a voice, so once it has learnt the
+room (20+ dB) a voice 6 dB below the echo passes at once, without waiting for the duck to reach the
+microphone; while it is still learning this test passes nothing and the raw-microphone test decides.
+
 Speech that does not (yet) pass stays *pending* until the VAD says it ended; every frame meanwhile
 checks again. While someone talks over a reply the playback is ducked (``Duck``) when the echo is
 cancelled: the wake word said over a reply then gets through nearly as in silence, and the ducking is
@@ -105,7 +111,7 @@ class Duplex:
         """Speech heard now may stop the reply: past the warm-up, and above the expected echo."""
         if self._playing and playback.played_ms - self._reply_start_ms < self.warmup_ms:
             return False
-        return self.above_echo_db() >= self.margin_db
+        return self.above_echo_db() >= self.margin_db or self.above_residual_db() >= self.margin_db
 
     def above_echo_db(self) -> float:
         """How far the cancelled signal of the last frames stands above the echo that may be left in
@@ -116,6 +122,19 @@ class Duplex:
         recent = list(self._levels)[-MIC_FRAMES:]
         heard = sum(_energy(x.mic_dbfs) for x in recent) / len(recent)
         expected = max(_energy(x.ref_dbfs) for x in self._levels) * _energy(erl)
+        return 10 * math.log10(max(heard, 1e-12) / max(expected, 1e-12))
+
+    def above_residual_db(self) -> float:
+        """How far what the linear filter leaves of the last frames stands above the echo it is expected
+        to leave (-inf without a linear filter or before its reduction was measured)."""
+        status = self.status
+        if not self._levels or status is None or status.linear_erle_db is None or status.erl_db is None:
+            return -math.inf
+        recent = [x.ear_dbfs for x in list(self._levels)[-MIC_FRAMES:] if x.ear_dbfs is not None]
+        if not recent:
+            return -math.inf
+        heard = sum(_energy(x) for x in recent) / len(recent)
+        expected = max(_energy(x.ref_dbfs) for x in self._levels) * _energy(status.erl_db - status.linear_erle_db)
         return 10 * math.log10(max(heard, 1e-12) / max(expected, 1e-12))
 
     # ------------------------------------------------------------------ ducking

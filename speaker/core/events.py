@@ -171,6 +171,8 @@ class EchoLevels:
     ref_dbfs: float
     mic_dbfs: float
     out_dbfs: float
+    ear_dbfs: float | None = None
+    """What is left after the linear filter alone (the wake word's ear; None: no linear filter)."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,8 @@ class EchoStatus:
     reason: str
     erl_db: float | None = None
     """How loud our own voice comes back to the microphone: its level over the reference's (dB)."""
+    linear_erle_db: float | None = None
+    """The linear filter's echo reduction (median, dB; None: no linear filter)."""
 
 
 CoreEvent = (

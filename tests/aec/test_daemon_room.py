@@ -50,6 +50,22 @@ async def test_speech_6_db_below_the_echo_stops_the_reply_and_reaches_the_sessio
     print(f"speech onset -> playback cut: {1000 * (cuts[0] - said_at - 0.05):.0f} ms of audio")
 
 
+async def test_once_the_linear_filter_has_learnt_speech_interrupts_without_waiting_for_the_duck(
+        tmp_path: Path) -> None:
+    """14 s into a long reply the linear filter leaves the echo 20+ dB down: the voice 6 dB below the
+    echo stands out of what it leaves, and the reply stops as soon as the VAD hears the voice."""
+    words, _ = speech_part("speech_end")
+    run = await run_in_room(tmp_path, reply_s=20.0, duration_s=45.0,
+                            say=[(scale_to(words, echo_rms() * 10 ** (-6 / 20)), 14_000)])
+    assert run.emulator.violations == []
+    (said_at,) = run.loop.started
+    (cut,) = [t for t, _ in run.outputs(O.Interrupted)]
+    ducked = [t for t, a in run.outputs(A.Duck) if a.on]
+    assert said_at < cut and ducked and ducked[0] == cut  # cut in the same step that would have ducked
+    (truncate,) = run.emulator.events("conversation.item.truncate")
+    assert 14_000 <= truncate["audio_end_ms"] <= 14_000 + 400  # audio time: the room's own clock
+
+
 @pytest.mark.parametrize("at_ms", [2500, 4000, 7000])
 async def test_the_wake_word_said_over_the_reply_is_heard(tmp_path: Path, at_ms: int) -> None:
     """6 dB below the echo, early and late in the reply: the wake word hears the microphone through

@@ -126,3 +126,40 @@ def test_explicit_modes_are_honoured() -> None:
     replying(speech, status=None)  # no echo data at all: speech is taken at its word
     playing(speech, 1.0, None)
     assert interrupted(speech.feed(SpeechStarted(speech.t)))
+
+
+LEARNT = EchoStatus(True, 38.0, "echo reduced by 38.0 dB (22.0 dB by the linear filter)", erl_db=-6.0,
+                    linear_erle_db=22.0)
+"""The linear filter has learnt the room: it leaves the echo 22 dB down (at -48 dBFS for ECHO_ONLY)."""
+VOICE_OVER_ECHO = EchoLevels(ref_dbfs=-20.0, mic_dbfs=-25.0, out_dbfs=-60.0, ear_dbfs=-32.0)
+"""A voice 6 dB below the echo, not ducked yet: the raw microphone barely rises (-25 for -26 dBFS),
+the linear filter leaves the voice (-32 dBFS) 16 dB above the echo it leaves."""
+RESIDUAL_BURST = EchoLevels(ref_dbfs=-20.0, mic_dbfs=-26.0, out_dbfs=-50.0, ear_dbfs=-42.0)
+"""Our own echo, where the linear filter leaves 6 dB more than its median (a transient)."""
+
+
+def test_over_a_learnt_linear_filter_a_voice_interrupts_before_any_duck() -> None:
+    d = Driver()
+    replying(d, status=LEARNT)
+    playing(d, 1.0, ECHO_ONLY)
+    out = playing(d, 0.1, VOICE_OVER_ECHO)
+    out += d.feed(SpeechStarted(d.t - 0.1))
+    assert interrupted(out)  # at once: the raw microphone alone would have waited for the duck
+    assert d.sent(out)[0]["audio_end_ms"] == 1100
+
+
+def test_the_linear_test_is_not_fooled_by_a_residual_burst_nor_used_before_it_learnt() -> None:
+    d = Driver()
+    replying(d, status=LEARNT)
+    playing(d, 1.0, ECHO_ONLY)
+    out = d.feed(SpeechStarted(d.t))  # a residual the VAD took for speech
+    out += playing(d, 0.5, RESIDUAL_BURST)
+    assert not interrupted(out)
+    out += d.feed(SpeechEnded(d.t))
+
+    young = Driver()  # the same voice while the filter has only 8 dB: the raw microphone decides
+    replying(young, status=EchoStatus(True, 38.0, "learning", erl_db=-6.0, linear_erle_db=8.0))
+    playing(young, 1.0, ECHO_ONLY)
+    out = playing(young, 0.1, VOICE_OVER_ECHO) + young.feed(SpeechStarted(young.t - 0.1))
+    out += playing(young, 0.2, VOICE_OVER_ECHO)
+    assert not interrupted(out)
