@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from speaker.app import Speaker, assemble
 from speaker.audio.factory import open_sink
 from speaker.audio.ports import AudioSink, AudioSource
 from speaker.audio.wavfile import read_wav
+from speaker.audio.wrap import SinkWrapper
 from speaker.config import load_settings
 from speaker.config.schema import Settings, VadSettings
 from speaker.listen.events import SpeechStarted
@@ -95,16 +96,16 @@ def print_rows(rows: Sequence[tuple[str, str, str]], value_width: int) -> None:
 # --------------------------------------------------------------------------- the speaker's side
 
 
-class TimingSink:
-    """Wraps the real sink: remembers when each write and clear happened."""
+class TimingSink(SinkWrapper):
+    """Wraps the real sink (entered by the speaker's own stack, not here): remembers when each write
+    and clear happened."""
 
     def __init__(self, inner: AudioSink) -> None:
-        self.inner = inner
-        self.format = inner.format
+        super().__init__(inner)
         self.writes: list[float] = []
         self.clears: list[float] = []
 
-    async def __aenter__(self) -> TimingSink:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -112,29 +113,11 @@ class TimingSink:
 
     def write(self, pcm: bytes) -> None:
         self.writes.append(time.monotonic())
-        self.inner.write(pcm)
+        self.sink.write(pcm)
 
     def clear(self) -> None:
-        self.inner.clear()
+        self.sink.clear()
         self.clears.append(time.monotonic())
-
-    async def drain(self) -> None:
-        await self.inner.drain()
-
-    @property
-    def written_ms(self) -> float:
-        return self.inner.written_ms
-
-    @property
-    def played_ms(self) -> float:
-        return self.inner.played_ms
-
-    @property
-    def volume(self) -> int:
-        return self.inner.volume
-
-    def set_volume(self, percent: int) -> None:
-        self.inner.set_volume(percent)
 
 
 class FrontEndSpy:

@@ -6,29 +6,23 @@ hands the canceller exactly what was played."""
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Self
 
-from speaker.audio.format import AudioFormat
 from speaker.audio.ports import AudioSink
+from speaker.audio.wrap import SinkWrapper
 
 
-class DuckingSink:
+class DuckingSink(SinkWrapper):
     def __init__(self, sink: AudioSink, duck_db: float) -> None:
-        self.sink = sink
-        self.format: AudioFormat = sink.format
+        super().__init__(sink)
         self._factor = 10 ** (-duck_db / 40)  # the volume curve is squared: percent scales by sqrt(gain)
         self._volume = sink.volume
         self.ducked = False
 
     async def __aenter__(self) -> Self:
-        await self.sink.__aenter__()
+        await super().__aenter__()
         self._volume = self.sink.volume
         return self
-
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.sink.__aexit__(et, e, tb)
 
     def duck(self, on: bool) -> None:
         if on != self.ducked:
@@ -37,23 +31,6 @@ class DuckingSink:
 
     def _apply(self) -> None:
         self.sink.set_volume(round(self._volume * self._factor) if self.ducked else self._volume)
-
-    def write(self, pcm: bytes) -> None:
-        self.sink.write(pcm)
-
-    def clear(self) -> None:
-        self.sink.clear()
-
-    async def drain(self) -> None:
-        await self.sink.drain()
-
-    @property
-    def written_ms(self) -> float:
-        return self.sink.written_ms
-
-    @property
-    def played_ms(self) -> float:
-        return self.sink.played_ms
 
     @property
     def volume(self) -> int:

@@ -19,6 +19,7 @@ from speaker.audio.format import MIC, AudioFormat
 from speaker.audio.gain import apply_gain_bytes, volume_gain
 from speaker.audio.ports import AudioSink, AudioSource
 from speaker.audio.resample import Quality, StreamResampler
+from speaker.audio.wrap import SinkWrapper
 
 MAX_QUEUED_MS = 1000
 """Reference the canceller has not consumed yet beyond this is dropped (oldest first): the
@@ -103,7 +104,7 @@ class ReferenceBuffer:
         self._filled = 0
 
 
-class ReferenceTap:
+class ReferenceTap(SinkWrapper):
     """An :class:`~speaker.audio.ports.AudioSink` wrapper that feeds ``on_played`` with exactly the
     audio that has been played, after volume, as the inner sink's ``played_ms`` advances.
 
@@ -112,8 +113,7 @@ class ReferenceTap:
     cleared by a barge-in is never released."""
 
     def __init__(self, sink: AudioSink, on_played: Callable[[bytes], None]) -> None:
-        self.sink = sink
-        self.format: AudioFormat = sink.format
+        super().__init__(sink)
         self._on_played = on_played
         self._pending = bytearray()
         """Written but not yet released: starts at ``_released`` bytes into the stream."""
@@ -121,13 +121,9 @@ class ReferenceTap:
         self._base_ms = 0.0
 
     async def __aenter__(self) -> Self:
-        await self.sink.__aenter__()
+        await super().__aenter__()
         self._base_ms = self.sink.played_ms
         return self
-
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.sink.__aexit__(et, e, tb)
 
     def write(self, pcm: bytes) -> None:
         self.sink.write(pcm)
@@ -137,24 +133,6 @@ class ReferenceTap:
         self.sink.clear()
         # what the sink dropped never plays: keep only what was played and not yet released
         self._pending = self._pending[: max(0, self._played_bytes() - self._released)]
-
-    async def drain(self) -> None:
-        await self.sink.drain()
-
-    @property
-    def written_ms(self) -> float:
-        return self.sink.written_ms
-
-    @property
-    def played_ms(self) -> float:
-        return self.sink.played_ms
-
-    @property
-    def volume(self) -> int:
-        return self.sink.volume
-
-    def set_volume(self, percent: int) -> None:
-        self.sink.set_volume(percent)
 
     def release(self) -> int:
         """Hand what has played since the last call to ``on_played``; returns its length in bytes."""
