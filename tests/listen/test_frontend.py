@@ -144,3 +144,23 @@ def test_bundled_demo_recording(engine_name: str) -> None:
     assert len(starts) == len(ends) == 2
     assert abs(starts[0] - 1.50) < 0.1 and abs(ends[0] - 4.06) < 0.15  # wake word + command
     assert abs(starts[1] - 7.56) < 0.1 and abs(ends[1] - 8.50) < 0.15  # follow-up
+
+
+def test_the_wake_word_hears_the_ear_and_the_vad_the_frame() -> None:
+    """Where the daemon cancels its echo, the wake word hears the linear filter's output (``ear``)
+    and the VAD the echo-cancelled frame: speech in the frame, silence in the ear."""
+    info = fixture_info("speech_end")
+    speech = read_pcm(info.path)
+    heard: list[bytes] = []
+
+    class Recording(FakeWake):
+        def process(self, pcm: bytes) -> list[WakeDetected]:
+            heard.append(pcm)
+            return super().process(pcm)
+
+    front = FrontEnd(Recording(fire_at=[]), SpeechSegmenter(VadSettings()))
+    events: list[FrontEndEvent] = []
+    for i in range(0, len(speech) - 639, 640):
+        events += front.process(speech[i:i + 640], ear=bytes(640))
+    assert any(isinstance(e, SpeechStarted) for e in events)  # the VAD heard the frames
+    assert heard and set(b"".join(heard)) == {0}  # the wake word heard only the ear
