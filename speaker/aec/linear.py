@@ -129,10 +129,13 @@ class LinearEar:
     def __init__(self, echo_filter: LinearEchoFilter | None = None) -> None:
         self.filter = echo_filter or LinearEchoFilter()
         self.last = np.zeros(FRAME_SAMPLES)
+        self.energy = 0.0
+        """Of ``last`` (summed squares): the monitor and the level meter both read it."""
         self._out: list[bytes] = []
 
     def observe(self, reference: np.ndarray, mic: np.ndarray, out: np.ndarray) -> None:
         self.last = self.filter.process(reference, mic)
+        self.energy = float(self.last @ self.last)
         self._out.append(np.clip(np.rint(self.last), -32768, 32767).astype("<i2").tobytes())
 
     def take(self) -> bytes:

@@ -106,8 +106,7 @@ class EchoMonitor:
         self._out_sum += float(o @ o)
         self._ref_sum += e_ref
         if self.ear is not None:
-            lin = self.ear.last
-            self._lin_sum += float(lin @ lin)
+            self._lin_sum += self.ear.energy
         self._count += 1
         if self._count == BLOCK_FRAMES:
             self._blocks.append(10 * np.log10(self._mic_sum / max(self._out_sum, 1.0)))

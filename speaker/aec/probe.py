@@ -38,8 +38,7 @@ class LevelMeter:
         self._mic += float(m @ m)
         self._out += float(o @ o)
         if self._ear is not None:
-            lin = self._ear.last
-            self._lin += float(lin @ lin)
+            self._lin += self._ear.energy
         self._n += m.size
 
     def take(self) -> EchoLevels | None:
